@@ -1,0 +1,64 @@
+"""iopstats: outcome metrics for intensive outpatient programs against other levels of care.
+
+The public API is re-exported here lazily so ``import iopstats`` stays fast:
+
+* loading: :func:`load_episodes`, :func:`load_followups`, :func:`load_sessions`,
+  :func:`read_tedsd`, :func:`load_ctn0094`, :func:`data_dictionary`
+* synthetic data: :func:`synth`
+* outcomes: :func:`build_outcomes`
+* statistics: :func:`kaplan_meier`, :func:`logrank`, :func:`cumulative_incidence`,
+  :func:`cox`, :func:`cox_zph`, :func:`rates`, :func:`compare_rates`,
+  :func:`logistic`, :func:`standardized_rates`, :func:`iptw`, :func:`power_two_proportions`
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from iopstats.exceptions import IopstatsError
+
+__version__ = "0.1.0"
+
+_API = {
+    # io
+    "load_episodes": "iopstats.io.load",
+    "load_followups": "iopstats.io.load",
+    "load_sessions": "iopstats.io.load",
+    "LoadResult": "iopstats.io.load",
+    "read_tedsd": "iopstats.io.tedsd",
+    "load_ctn0094": "iopstats.io.ctn0094",
+    "data_dictionary": "iopstats.io.schema",
+    "crosswalk_table": "iopstats.io.crosswalk",
+    # synthetic data
+    "synth": "iopstats.synth.generate",
+    "write_tedsd_csv": "iopstats.synth.tedsd",
+    # outcomes
+    "build_outcomes": "iopstats.outcomes.build",
+    # statistics
+    "kaplan_meier": "iopstats.stats.kaplan_meier",
+    "logrank": "iopstats.stats.logrank",
+    "cumulative_incidence": "iopstats.stats.cuminc",
+    "cox": "iopstats.stats.cox",
+    "cox_zph": "iopstats.stats.cox_zph",
+    "logistic": "iopstats.stats.logistic",
+    "wilson_interval": "iopstats.stats.rates",
+    "rates": "iopstats.stats.rates",
+    "compare_rates": "iopstats.compare.rates",
+    "power_two_proportions": "iopstats.compare.power",
+    "sample_size_two_proportions": "iopstats.compare.power",
+    "standardized_rates": "iopstats.compare.adjust",
+    "iptw": "iopstats.compare.adjust",
+}
+
+__all__ = ["IopstatsError", "__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        module = importlib.import_module(_API[name])
+        return getattr(module, name)
+    raise AttributeError(f"module 'iopstats' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

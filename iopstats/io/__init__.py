@@ -1,0 +1,1 @@
+"""iopstats.io"""
