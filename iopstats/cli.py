@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "tedsd": "iopstats.io.tedsd_cli",
     "synth": "iopstats.synth.cli",
     "dictionary": "iopstats.io.dictionary_cli",
+    "convert": "iopstats.io.convert_cli",
 }
 
 
