@@ -34,6 +34,8 @@ _API = {
     "write_tedsd_csv": "iopstats.synth.tedsd",
     # outcomes
     "build_outcomes": "iopstats.outcomes.build",
+    "outcome_definitions": "iopstats.outcomes.definitions",
+    "relapse_rates": "iopstats.compare.relapse",
     # statistics
     "kaplan_meier": "iopstats.stats.kaplan_meier",
     "logrank": "iopstats.stats.logrank",

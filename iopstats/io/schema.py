@@ -256,7 +256,7 @@ def coerce_dtypes(df: pd.DataFrame, table: str = "episodes") -> pd.DataFrame:
         if c.name in df.columns:
             s = df[c.name]
             if c.dtype == "datetime":
-                s = pd.to_datetime(s, errors="coerce")
+                s = pd.to_datetime(s, errors="coerce", format="mixed") if s.dtype == object or str(s.dtype).startswith("string") else pd.to_datetime(s, errors="coerce")
             s = s.astype(dt)
         else:
             s = pd.Series(pd.NA if c.dtype not in ("float", "datetime") else None, index=df.index, dtype=dt)
