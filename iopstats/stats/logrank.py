@@ -35,7 +35,7 @@ class LogrankResult(Result):
     summary : DataFrame
         One row: statistic (chi-square), df, p_value.
     table : DataFrame
-        Per group: group, n, observed, expected, (o-e)^2/e, (o-e)^2/v (as R prints survdiff).
+        Per group: group, n, observed, expected, chisq_over_expected ((O-E)^2/E) and chisq_over_variance ((O-E)^2/V), as R prints survdiff.
     pairwise : DataFrame or None
         With ``pairwise=True``: group1, group2, statistic, p_value, p_adjusted.
     """
@@ -168,7 +168,7 @@ def logrank(
     with np.errstate(divide="ignore", invalid="ignore"):
         table = pd.DataFrame({
             "group": list(s.group_labels), "n": n_per, "observed": obs, "expected": exp,
-            "(o-e)^2/e": (obs - exp) ** 2 / exp, "(o-e)^2/v": (obs - exp) ** 2 / np.diag(var),
+            "chisq_over_expected": (obs - exp) ** 2 / exp, "chisq_over_variance": (obs - exp) ** 2 / np.diag(var),
         })
     integer_counts(table, ("n", "observed"))
     summary = pd.DataFrame({"statistic": [stat], "df": [df], "p_value": [float(chi2.sf(stat, df))]})

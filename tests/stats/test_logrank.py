@@ -57,7 +57,7 @@ def test_logrank_observed_expected_against_R(name):
     ref = ref[ref["name"] == name]
     assert tab["group"].astype(str).tolist() == ref["group"].astype(str).tolist()
     for ours, theirs in [("n", "n"), ("observed", "observed"), ("expected", "expected"),
-                         ("(o-e)^2/e", "oe2_e"), ("(o-e)^2/v", "oe2_v")]:
+                         ("chisq_over_expected", "oe2_e"), ("chisq_over_variance", "oe2_v")]:
         np.testing.assert_allclose(tab[ours].to_numpy(float), ref[theirs].to_numpy(float), rtol=RTOL,
                                    err_msg=ours)
 
