@@ -19,7 +19,9 @@ __all__ = ["Result"]
 class Result:
     """Frozen result with a tidy ``summary`` table and remarks.
 
-    Subclasses are frozen dataclasses that set ``summary`` and may add fields.
+    Subclasses are frozen dataclasses that set ``summary`` and may add fields;
+    declare them ``@dataclass(frozen=True, repr=False)`` so they keep this
+    readable ``__repr__`` instead of a generated one that dumps every field.
     ``remarks`` are plain-language notes the evaluator should read beside the
     table (assumptions, warnings, small cells).
 
