@@ -50,6 +50,13 @@ _API = {
     "sample_size_two_proportions": "iopstats.compare.power",
     "standardized_rates": "iopstats.compare.adjust",
     "iptw": "iopstats.compare.adjust",
+    "iptw_rates": "iopstats.compare.adjust",
+    "iptw_kaplan_meier": "iopstats.compare.adjust",
+    "iptw_cox": "iopstats.compare.adjust",
+    "balance_table": "iopstats.compare.balance",
+    "headline_estimates": "iopstats.compare.headline",
+    "write_episodes_parquet": "iopstats.io.parquet",
+    "read_episodes_parquet": "iopstats.io.parquet",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]
