@@ -1,0 +1,539 @@
+"""Report-ready tables: every one built from aggregates and passed through privacy.
+
+Each function returns a :class:`ReportTable`: ``values`` holds numbers with
+suppressed cells missing (for figures), ``mask`` marks the suppressed cells,
+``summary`` is the formatted display table (suppressed cells show ``<11``)
+and ``to_html()`` renders it with the suppression footnote. Text cells that
+look like identifiers are redacted; row-level identifier or exact-date
+columns are refused.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from iopstats._results import Result
+from iopstats.exceptions import IopstatsError
+from iopstats.report import privacy
+
+__all__ = [
+    "ReportTable",
+    "make_table",
+    "load_summary",
+    "quarantine_reasons",
+    "identifier_flags",
+    "missingness",
+    "rate_table",
+    "relapse_table",
+    "comparison_table",
+    "describe_comparison",
+    "adjusted_table",
+    "km_summary_table",
+    "at_risk_table",
+    "truncate_curve",
+    "funnel_table",
+    "transition_table",
+    "p_chart_table",
+    "cohort_kpis",
+    "filter_period",
+]
+
+T = privacy.DEFAULT_THRESHOLD
+
+
+def _fmt(value, kind: str) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, str):
+        return value
+    if kind == "count":
+        return f"{int(round(float(value))):,}"
+    if kind == "pct":
+        return f"{100 * float(value):.1f}%"
+    if kind == "pp":  # risk difference in percentage points
+        return f"{100 * float(value):+.1f} pp"
+    if kind == "ratio":
+        return f"{float(value):.2f}"
+    if kind == "p":
+        v = float(value)
+        return "<0.001" if v < 0.001 else f"{v:.3f}"
+    if kind == "days":
+        return f"{float(value):.0f}"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.3g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ReportTable(Result):
+    """A suppressed table ready to publish (see the module docstring)."""
+
+    values: pd.DataFrame = field(default_factory=pd.DataFrame)
+    mask: pd.DataFrame = field(default_factory=pd.DataFrame)
+    threshold: int = T
+
+    @property
+    def any_suppressed(self) -> bool:
+        return bool(self.mask.to_numpy().any()) if self.mask.size else False
+
+    def to_html(self, float_format: str = "{:.4g}") -> str:
+        parts = []
+        if self.title:
+            parts.append(f"<p class='iopstats-caption'>{html.escape(self.title)}</p>")
+        parts.append(self.summary.to_html(index=False, border=0, classes="iopstats-table", na_rep=""))
+        notes = list(self.remarks)
+        if self.any_suppressed:
+            notes.append(privacy.footnote(self.threshold))
+        if notes:
+            parts.append("".join(f"<p class='iopstats-footnote'>{html.escape(n)}</p>" for n in notes))
+        return "\n".join(parts)
+
+
+def make_table(
+    values: pd.DataFrame,
+    mask: pd.DataFrame | None = None,
+    *,
+    formats: Mapping[str, str] | None = None,
+    title: str = "",
+    remarks: Sequence[str] = (),
+    threshold: int = T,
+    rename: Mapping[str, str] | None = None,
+) -> ReportTable:
+    """Wrap an already-suppressed numeric table for publication.
+
+    ``mask`` marks suppressed cells (they must already be missing in ``values``).
+
+    Examples
+    --------
+    >>> v = pd.DataFrame({"level": ["iop", "op"], "n": [np.nan, 40.0]})
+    >>> m = pd.DataFrame({"level": [False, False], "n": [True, False]})
+    >>> make_table(v, m, formats={"n": "count"}).summary["n"].tolist()
+    ['<11', '40']
+    """
+    privacy.check_publishable(values)
+    values = privacy.redact_identifiers(values.reset_index(drop=True))
+    if mask is None:
+        mask = pd.DataFrame(False, index=values.index, columns=values.columns)
+    mask = mask.reset_index(drop=True)
+    mask.columns = values.columns
+    formats = dict(formats or {})
+    mk = privacy.marker(threshold)
+    disp = {}
+    for col in values.columns:
+        kind = formats.get(col, "")
+        disp[col] = [mk if m else _fmt(v, kind) for v, m in zip(values[col], mask[col])]
+    summary = pd.DataFrame(disp)
+    if rename:
+        summary = summary.rename(columns=dict(rename))
+    return ReportTable(summary=summary, title=title, remarks=tuple(remarks), values=values, mask=mask,
+                       threshold=threshold)
+
+
+def _suppressed(table: pd.DataFrame, count_cols, threshold, *, total=None, derived="row"):
+    mask = privacy.suppression_mask(table, count_cols, threshold, total=total, derived=derived)
+    values = privacy.suppress_counts(table, count_cols, threshold, total=total, derived=derived, marker_text=None)
+    return values, mask
+
+
+# --------------------------------------------------------------------------- data quality
+
+
+def load_summary(results: Mapping[str, object], threshold: int = T) -> ReportTable:
+    """Rows read, loaded and quarantined per input table (counts suppressed).
+
+    ``results`` maps table name to a :class:`~iopstats.io.result.LoadResult`
+    (or ``None`` for a table not supplied).
+    """
+    rows, masks = [], []
+    for name, res in results.items():
+        if res is None:
+            continue
+        r = res.report
+        one = pd.DataFrame({"table": [name], "input_rows": [r.n_input], "loaded": [r.n_loaded],
+                            "quarantined": [r.n_quarantined]})
+        v, m = _suppressed(one, ["loaded", "quarantined"], threshold, total="input_rows")
+        rows.append(v)
+        masks.append(m)
+    if not rows:
+        raise IopstatsError("no load results to summarise", fix="load the episodes first")
+    return make_table(pd.concat(rows, ignore_index=True), pd.concat(masks, ignore_index=True),
+                      formats={"input_rows": "count", "loaded": "count", "quarantined": "count"},
+                      title="Rows read, loaded and quarantined", threshold=threshold)
+
+
+def quarantine_reasons(report, threshold: int = T) -> ReportTable:
+    """Quarantined rows by reason and column (never the values)."""
+    r = report.reasons[["reason", "column", "n"]].copy() if len(report.reasons) else pd.DataFrame(
+        {"reason": [], "column": [], "n": []})
+    r["n"] = pd.to_numeric(r["n"]).astype(float)
+    v, m = _suppressed(r, ["n"], threshold)
+    return make_table(v, m, formats={"n": "count"}, title=f"Quarantined {report.table} rows by reason",
+                      threshold=threshold)
+
+
+def identifier_flags(report, threshold: int = T) -> ReportTable:
+    """Columns holding identifier-like values, with counts (values never shown)."""
+    f = report.identifier_flags
+    f = f[["column", "kind", "n_values"]].copy() if len(f) else pd.DataFrame({"column": [], "kind": [], "n_values": []})
+    f["n_values"] = pd.to_numeric(f["n_values"]).astype(float)
+    v, m = _suppressed(f, ["n_values"], threshold)
+    return make_table(v, m, formats={"n_values": "count"},
+                      title=f"Identifier-like values in {report.table} (values not shown)", threshold=threshold)
+
+
+def missingness(data: pd.DataFrame, threshold: int = T, columns: Sequence[str] | None = None) -> ReportTable:
+    """Missing values by column: count and share (counts suppressed)."""
+    cols = [c for c in (columns or data.columns) if c in data.columns]
+    n = len(data)
+    t = pd.DataFrame({"column": cols, "n": float(n),
+                      "n_missing": [float(data[c].isna().sum()) for c in cols]})
+    t["pct_missing"] = t["n_missing"] / n if n else np.nan
+    parts_v, parts_m = [], []
+    for i in range(len(t)):  # each column is its own 2-cell table: missing / present
+        v, m = _suppressed(t.iloc[[i]], ["n_missing"], threshold, total="n")
+        parts_v.append(v)
+        parts_m.append(m)
+    v = pd.concat(parts_v, ignore_index=True) if parts_v else t
+    m = pd.concat(parts_m, ignore_index=True) if parts_m else pd.DataFrame(False, index=t.index, columns=t.columns)
+    return make_table(v, m, formats={"n": "count", "n_missing": "count", "pct_missing": "pct"},
+                      title="Missing values by column", threshold=threshold)
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def rate_table(rates: pd.DataFrame, threshold: int = T, title: str = "", remarks: Sequence[str] = ()) -> ReportTable:
+    """Suppress an ``iopstats.rates`` result (by, [subgroup], n, events, rate, ci_low, ci_high[, n_missing]).
+
+    Each row's ``n`` episodes with a known outcome split into events and
+    non-events, both cells of the table (so 48 of 50 is protected like 2 of
+    50). ``n_missing`` (outcome not known: still open or not yet due) is not
+    published here.
+    """
+    stats_cols = ("n", "events", "rate", "ci_low", "ci_high")
+    keys = [c for c in rates.columns if c not in (*stats_cols, "n_missing")]
+    t = rates.reset_index(drop=True)[keys + list(stats_cols)].copy()
+    for k in keys:
+        t[k] = t[k].astype(str)
+    t["n"] = pd.to_numeric(t["n"]).astype(float)
+    t["events"] = pd.to_numeric(t["events"]).astype(float)
+    fm = {"n": "count", "events": "count", "rate": "pct", "ci_low": "pct", "ci_high": "pct"}
+    v, m = _suppressed(t, ["events"], threshold, total="n")
+    return make_table(v, m, formats=fm, title=title, remarks=remarks, threshold=threshold)
+
+
+def relapse_table(relapse: pd.DataFrame, threshold: int = T, title: str = "") -> ReportTable:
+    """Suppress ``relapse_rates(...)`` (level, method, n_due, n_responded, response_rate, rate, ...).
+
+    The due discharges of a level split into responders who used, responders
+    who did not, and non-responders; if any of these is suppressed, every
+    rate of the level (all three methods) is suppressed.
+    """
+    need = ["level", "method", "n_due", "n_responded", "rate"]
+    for c in need:
+        if c not in relapse.columns:
+            raise IopstatsError("relapse table needs column", column=c, fix="pass relapse_rates(...) output")
+    r = relapse.reset_index(drop=True).copy()
+    r["level"] = r["level"].astype(str)
+    cells = []
+    for lvl, part in r.groupby("level", sort=False):
+        cc = part[part["method"] == "complete_case"]
+        n_due = float(part["n_due"].iloc[0])
+        n_resp = float(part["n_responded"].iloc[0])
+        used = float(np.round(cc["rate"].iloc[0] * n_resp)) if len(cc) and n_resp and not np.isnan(cc["rate"].iloc[0]) else 0.0
+        cells.append({"level": lvl, "n_due": n_due, "used": used, "no_response": n_due - n_resp})
+    c = pd.DataFrame(cells)
+    cm = privacy.suppression_mask(c, ["used", "no_response"], threshold, total="n_due", derived=None)
+    hidden = dict(zip(c["level"], cm[["used", "no_response", "n_due"]].any(axis=1)))
+    due_hidden = dict(zip(c["level"], cm["n_due"]))
+    cols = [x for x in ("level", "method", "n_due", "n_responded", "response_rate", "rate", "ci_low", "ci_high")
+            if x in r.columns]
+    v = r[cols].copy()
+    mask = pd.DataFrame(False, index=v.index, columns=cols)
+    h = v["level"].map(hidden).astype(bool)
+    for col in cols[2:]:
+        mask[col] = h if col != "n_due" else v["level"].map(due_hidden).astype(bool)
+        v[col] = v[col].astype(float).where(~mask[col])
+    v["method"] = v["method"].astype(str).str.replace("_", " ")
+    return make_table(v, mask, formats={"n_due": "count", "n_responded": "count", "response_rate": "pct",
+                                        "rate": "pct", "ci_low": "pct", "ci_high": "pct"},
+                      title=title, threshold=threshold)
+
+
+_EFFECT_FORMATS = {
+    "n": "count", "events": "count", "rate": "pct", "ref_n": "count", "ref_events": "count", "ref_rate": "pct",
+    "risk_difference": "pp", "rd_ci_low": "pp", "rd_ci_high": "pp", "risk_ratio": "ratio", "rr_ci_low": "ratio",
+    "rr_ci_high": "ratio", "odds_ratio": "ratio", "or_ci_low": "ratio", "or_ci_high": "ratio", "p_value": "p",
+    "p_holm": "p", "p_bh": "p", "ni_p_value": "p", "equivalence_p_value": "p", "ni_p_holm": "p",
+    "equivalence_p_holm": "p", "statistic": "ratio",
+}
+
+
+def comparison_table(summary: pd.DataFrame, threshold: int = T, columns: Sequence[str] | None = None,
+                     title: str = "", remarks: Sequence[str] = ()) -> ReportTable:
+    """Suppress a ``compare_rates(...).summary``: a row whose level or reference
+    counts are suppressed loses its counts, rates and effects."""
+    s = summary.reset_index(drop=True).copy()
+    if "level" not in s.columns:
+        raise IopstatsError("comparison summary needs a 'level' column", fix="pass compare_rates(...).summary")
+    s["level"] = s["level"].astype(str)
+    ref = pd.DataFrame({"level": ["__reference__"], "n": [float(s["ref_n"].iloc[0]) if len(s) else 0.0],
+                        "events": [float(s["ref_events"].iloc[0]) if len(s) else 0.0]})
+    counts = pd.concat([s[["level", "n", "events"]].astype({"n": float, "events": float}), ref], ignore_index=True)
+    cm = privacy.suppression_mask(counts, ["events"], threshold, total="n", derived=None)
+    hidden_level = (cm["n"] | cm["events"]).to_numpy()[: len(s)]
+    ref_hidden = bool(cm["n"].iloc[-1] or cm["events"].iloc[-1])
+    cols = [c for c in (columns or s.columns) if c in s.columns]
+    v = s[cols].copy()
+    mask = pd.DataFrame(False, index=v.index, columns=cols)
+    for c in cols:
+        if c in ("level", "test", "conclusion"):
+            continue
+        is_ref = c.startswith("ref_")
+        if c in ("n", "events"):
+            hide = cm[c].to_numpy()[: len(s)]
+        elif c == "rate":
+            hide = hidden_level
+        elif is_ref:
+            hide = np.repeat(ref_hidden, len(s))
+        else:
+            hide = hidden_level | ref_hidden
+        mask[c] = hide
+    if "conclusion" in cols:
+        mask["conclusion"] = hidden_level | ref_hidden
+    for c in cols:
+        if mask[c].any():
+            v[c] = v[c].astype(object).where(~mask[c], None)
+    return make_table(v, mask, formats=_EFFECT_FORMATS, title=title, remarks=remarks, threshold=threshold)
+
+
+def describe_comparison(
+    row: Mapping, *, outcome: str, reference: str = "iop", adjusted_for: Sequence[str] = (),
+    method: str = "", confidence: float = 0.95, margin: float | None = None, suppressed: bool = False,
+    threshold: int = T, keys: Sequence[str] = ("risk_difference", "rd_ci_low", "rd_ci_high"),
+) -> str:
+    """One plain-language sentence stating estimand, method, estimate and interval.
+
+    Examples
+    --------
+    >>> describe_comparison({"level": "outpatient", "risk_difference": 0.052, "rd_ci_low": 0.01,
+    ...                      "rd_ci_high": 0.094}, outcome="completion", method="Newcombe interval")
+    'Risk difference in completion, IOP minus outpatient (unadjusted; Newcombe interval): +5.2 percentage points (95% interval +1.0 to +9.4).'
+    """
+    level = str(row["level"])
+    ref = "IOP" if reference == "iop" else reference
+    adj = ("adjusted for " + ", ".join(a.replace("_", " ") for a in adjusted_for)) if adjusted_for else "unadjusted"
+    how = f"{adj}; {method}" if method else adj
+    head = f"Risk difference in {outcome}, {ref} minus {level} ({how})"
+    vals = [row.get(k) for k in keys]
+    if suppressed or any(v is None or (isinstance(v, float) and np.isnan(v)) for v in vals):
+        return f"{head}: not shown, because a count it rests on is under {threshold}."
+    rd, lo, hi = (100 * float(v) for v in vals)
+    text = f"{head}: {rd:+.1f} percentage points ({100 * confidence:.0f}% interval {lo:+.1f} to {hi:+.1f})."
+    if margin is not None and row.get("conclusion"):
+        text += f" Non-inferiority with a margin of {100 * margin:.0f} points: {row['conclusion']}."
+    elif margin is not None:
+        verdict = "non-inferior" if lo > -100 * margin else "not shown non-inferior"
+        text += (f" With a non-inferiority margin of {100 * margin:.0f} points, {ref} is {verdict} to {level}"
+                 f" (the lower bound {lo:+.1f} {'is above' if lo > -100 * margin else 'is not above'}"
+                 f" {-100 * margin:.0f}).")
+    return text
+
+
+def adjusted_table(adjusted: pd.DataFrame, raw: ReportTable, threshold: int = T, title: str = "",
+                   remarks: Sequence[str] = ()) -> ReportTable:
+    """Suppress ``compare_rates(..., adjust=...).adjusted`` consistently with the raw table.
+
+    A level whose raw comparison is suppressed (see :func:`comparison_table`),
+    or whose adjusted ``n`` is 1 to ``threshold - 1``, loses every number.
+    """
+    a = adjusted.reset_index(drop=True).copy()
+    a["level"] = a["level"].astype(str)
+    raw_hidden = {}
+    effect = "risk_difference" if "risk_difference" in raw.mask.columns else None
+    for lvl, m in zip(raw.values["level"].astype(str), raw.mask.itertuples(index=False)):
+        row = m._asdict()
+        raw_hidden[lvl] = bool(row.get(effect, False)) if effect else any(row.values())
+    n = pd.to_numeric(a["n"], errors="coerce") if "n" in a else pd.Series(np.nan, index=a.index)
+    hide = a["level"].map(raw_hidden).fillna(True).astype(bool) | ((n >= 1) & (n < threshold))
+    mask = pd.DataFrame(False, index=a.index, columns=a.columns)
+    for c in a.columns:
+        if c != "level":
+            mask[c] = hide
+            a[c] = a[c].astype(object).where(~hide, None)
+    fm = dict(_EFFECT_FORMATS, adj_rate="pct", ref_adj_rate="pct", adj_risk_difference="pp", ci_low="pp",
+              ci_high="pp", se="pp", adj_risk_ratio="ratio", conditional_odds_ratio="ratio", cor_ci_low="ratio",
+              cor_ci_high="ratio", ni_p_holm="p", equivalence_p_holm="p")
+    return make_table(a, mask, formats=fm, title=title, remarks=remarks, threshold=threshold)
+
+
+def km_summary_table(summary: pd.DataFrame, threshold: int = T, title: str = "") -> ReportTable:
+    """Suppress a Kaplan-Meier summary (group, n, events, median, ..., rmean, rmean_se)."""
+    t = summary.reset_index(drop=True).copy()
+    t["group"] = t["group"].astype(str)
+    t["n"] = t["n"].astype(float)
+    t["events"] = t["events"].astype(float)
+    v, m = _suppressed(t, ["events"], threshold, total="n")
+    fm = {"n": "count", "events": "count", "median": "days", "median_ci_low": "days", "median_ci_high": "days",
+          "rmean": "days", "rmean_se": "days", "tau": "days"}
+    return make_table(v, m, formats=fm, title=title, threshold=threshold,
+                      remarks=("Median and restricted mean in days; a blank median was not reached.",))
+
+
+def at_risk_table(data: pd.DataFrame, time: str, by: str, times: Sequence[float], threshold: int = T,
+                  weights: str | None = None) -> pd.DataFrame:
+    """Numbers at risk (time >= t) per group at the given times, suppressed (text)."""
+    w = data[weights].astype(float) if weights else pd.Series(1.0, index=data.index)
+    rows = []
+    for g, idx in data.groupby(by, observed=True).groups.items():
+        tt = data.loc[idx, time].astype(float)
+        for t in times:
+            rows.append({"group": str(g), "time": t, "n_at_risk": float(w.loc[idx][tt >= t].sum())})
+    return privacy.suppress_at_risk(pd.DataFrame(rows), threshold)
+
+
+def truncate_curve(curve: pd.DataFrame, data: pd.DataFrame, time: str, by: str, threshold: int = T,
+                   group_col: str = "group", weights: str | None = None) -> pd.DataFrame:
+    """Drop curve steps where fewer than ``threshold`` remain at risk in the group
+    (each step there would reveal single events)."""
+    w = data[weights].astype(float) if weights else pd.Series(1.0, index=data.index)
+    keep = []
+    for g, part in curve.groupby(group_col, observed=True, sort=False):
+        sel = data[by].astype(str) == str(g)
+        tt = np.sort(data.loc[sel, time].astype(float).to_numpy())
+        ww = w[sel].to_numpy()[np.argsort(data.loc[sel, time].astype(float).to_numpy())]
+        # at risk at t = weight with time >= t
+        cum_from_end = np.cumsum(ww[::-1])[::-1]
+        pos = np.searchsorted(tt, part["time"].astype(float).to_numpy(), side="left")
+        at = np.where(pos < len(tt), cum_from_end[np.minimum(pos, len(tt) - 1)], 0.0)
+        keep.append(part[at >= threshold])
+    return pd.concat(keep, ignore_index=True) if keep else curve.iloc[0:0]
+
+
+def funnel_table(outcomes: pd.DataFrame, by: str = "level_of_care", threshold: int = T) -> ReportTable:
+    """Retention funnel counts per level: admitted, retained 30/60/90 days, completed.
+
+    Retained counts use episodes whose status at the day is known. A stage is
+    suppressed when its count, its complement, or its drop from the previous
+    shown stage is 1 to ``threshold - 1``; suppression then runs down each
+    stage across levels (column totals public).
+    """
+    stages = [("admitted", None), ("retained_30", "retained_30"), ("retained_60", "retained_60"),
+              ("retained_90", "retained_90"), ("completed", "completed")]
+    rows = []
+    for g, part in outcomes.groupby(by, observed=True):
+        r = {"level": str(g), "admitted": float(len(part))}
+        for name, col in stages[1:]:
+            r[name] = float(part[col].fillna(False).astype(bool).sum()) if col in part else np.nan
+        rows.append(r)
+    t = pd.DataFrame(rows)
+    names = [s for s, _ in stages if s in t.columns and t[s].notna().all()]
+    M = t[names].to_numpy()
+    small = lambda x: (x >= 1) & (x < threshold)  # noqa: E731
+    primary = np.zeros(M.shape, dtype=bool)
+    for k in range(1, M.shape[1]):
+        primary[:, k] |= small(M[:, 0] - M[:, k])  # complement: admitted minus stage
+        if names[k] != "completed":
+            primary[:, k] |= small(M[:, k - 1] - M[:, k])  # drop from the previous stage
+    s = privacy.suppress_matrix(M, threshold, rows=False, cols=len(t) > 1, primary=primary)
+    mask = pd.DataFrame(False, index=t.index, columns=t.columns)
+    for k, name in enumerate(names):
+        mask[name] = s.cells.to_numpy()[:, k]
+    v = t.copy()
+    for name in names:
+        v.loc[mask[name], name] = np.nan
+    return make_table(v, mask, formats={n: "count" for n in names}, threshold=threshold,
+                      title="Retention funnel: episodes admitted, still in treatment at 30/60/90 days, completed")
+
+
+def transition_table(episodes: pd.DataFrame, threshold: int = T) -> ReportTable:
+    """Counts of level of care of one episode -> the client's next episode (suppressed)."""
+    need = ["client_id", "admit_date", "level_of_care"]
+    for c in need:
+        if c not in episodes.columns:
+            raise IopstatsError("episodes need this column for transitions", column=c)
+    e = episodes[need].dropna().sort_values(["client_id", "admit_date"], kind="mergesort")
+    nxt = e.groupby("client_id", observed=True)["level_of_care"].shift(-1)
+    pairs = pd.DataFrame({"from_level": e["level_of_care"].astype(str), "to_level": nxt.astype(object)}).dropna()
+    pairs["to_level"] = pairs["to_level"].astype(str)
+    if pairs.empty:
+        wide = pd.DataFrame()
+        return make_table(wide, title="No client has a second episode", threshold=threshold)
+    wide = pd.crosstab(pairs["from_level"], pairs["to_level"]).astype(float)
+    s = privacy.suppress_matrix(wide, threshold)
+    v = wide.where(~s.cells)
+    out = v.reset_index().rename(columns={"from_level": "from \\ to"})
+    mask = pd.concat([pd.DataFrame({"from \\ to": False}, index=s.cells.index), s.cells], axis=1).reset_index(drop=True)
+    out.columns = [str(c) for c in out.columns]
+    return make_table(out, mask, formats={c: "count" for c in out.columns[1:]}, threshold=threshold,
+                      title="Level of care of the next episode of the same client (counts)")
+
+
+def p_chart_table(outcomes: pd.DataFrame, outcome: str, period: str = "admit_period", threshold: int = T,
+                  sigma: float = 3.0) -> ReportTable:
+    """Monthly rate with p-chart centre line and 3-sigma limits (suppressed).
+
+    Centre ``p = sum(events) / sum(n)``; limits ``p +/- sigma * sqrt(p (1 - p) / n_i)``
+    clipped to [0, 1]; ``signal`` marks months outside the limits.
+    """
+    d = outcomes[[period, outcome]].dropna()
+    g = d.groupby(period, observed=True)[outcome]
+    t = pd.DataFrame({"n": g.size().astype(float), "events": g.apply(lambda s: float(s.astype(bool).sum()))})
+    t = t.reset_index().rename(columns={period: "period"}).sort_values("period", ignore_index=True)
+    t["period"] = t["period"].astype(str)
+    t["rate"] = t["events"] / t["n"]
+    p = t["events"].sum() / t["n"].sum() if t["n"].sum() else np.nan
+    half = sigma * np.sqrt(p * (1 - p) / t["n"])
+    t["center"] = p
+    t["lcl"] = (p - half).clip(lower=0)
+    t["ucl"] = (p + half).clip(upper=1)
+    t["signal"] = ((t["rate"] < t["lcl"]) | (t["rate"] > t["ucl"])).astype(float)
+    v, m = _suppressed(t, ["events"], threshold, total="n", derived={"rate": ["events", "n"], "lcl": ["n"],
+                                                                  "ucl": ["n"], "signal": ["events", "n"]})
+    v["signal"] = v["signal"].map(lambda x: np.nan if pd.isna(x) else ("outside limits" if x else ""))
+    return make_table(v, m, formats={"n": "count", "events": "count", "rate": "pct", "center": "pct", "lcl": "pct",
+                                     "ucl": "pct"}, threshold=threshold,
+                      title=f"Monthly {outcome.replace('_', ' ')} rate with p-chart limits ({sigma:g} sigma)")
+
+
+def filter_period(outcomes: pd.DataFrame, start: str | None = None, end: str | None = None,
+                  period: str = "admit_period") -> pd.DataFrame:
+    """Episodes admitted in months ``start`` to ``end`` (YYYY-MM, inclusive); a copy.
+
+    Examples
+    --------
+    >>> o = pd.DataFrame({"admit_period": ["2023-12", "2024-01", "2024-02"]})
+    >>> filter_period(o, "2024-01")["admit_period"].tolist()
+    ['2024-01', '2024-02']
+    """
+    if period not in outcomes.columns:
+        raise IopstatsError("outcomes need an admission period column", column=period)
+    p = outcomes[period].astype("string")
+    keep = pd.Series(True, index=outcomes.index)
+    if start:
+        keep &= (p >= start).fillna(False)
+    if end:
+        keep &= (p <= end).fillna(False)
+    return outcomes.loc[keep].reset_index(drop=True)
+
+
+def cohort_kpis(outcomes: pd.DataFrame, threshold: int = T) -> list[tuple[str, str]]:
+    """Headline numbers (label, text) for the report's first screen, suppressed."""
+    n = len(outcomes)
+    kp = [("episodes", privacy.marker(threshold) if 0 < n < threshold else f"{n:,}")]
+    if "client_id" in outcomes:
+        c = outcomes["client_id"].nunique()
+        kp.append(("clients", privacy.marker(threshold) if 0 < c < threshold else f"{c:,}"))
+    if "level_of_care" in outcomes:
+        kp.append(("levels of care", f"{outcomes['level_of_care'].nunique()}"))
+    if "admit_period" in outcomes and outcomes["admit_period"].notna().any():
+        p = outcomes["admit_period"].dropna().astype(str)
+        kp.append(("admissions", f"{p.min()} to {p.max()}"))
+    return kp
