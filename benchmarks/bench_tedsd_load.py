@@ -83,7 +83,7 @@ def main(argv=None) -> int:
         worker(*args._worker)
         return 0
 
-    from iopstats.synth.tedsd import write_tedsd_csv
+    from iopstats.synthetic.tedsd import write_tedsd_csv
 
     cache = Path(args.cache)
     path = cache / f"tedsd_{args.year}_n{args.n}_seed{args.seed}.csv"

@@ -30,8 +30,8 @@ _API = {
     "data_dictionary": "iopstats.io.schema",
     "crosswalk_table": "iopstats.io.crosswalk",
     # synthetic data
-    "synth": "iopstats.synth.generate",
-    "write_tedsd_csv": "iopstats.synth.tedsd",
+    "synth": "iopstats.synthetic.generate",
+    "write_tedsd_csv": "iopstats.synthetic.tedsd",
     # outcomes
     "build_outcomes": "iopstats.outcomes.build",
     "outcome_definitions": "iopstats.outcomes.definitions",

@@ -17,7 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "iopstats.report.cli",
     "load": "iopstats.io.cli",
     "tedsd": "iopstats.io.tedsd_cli",
-    "synth": "iopstats.synth.cli",
+    "synth": "iopstats.synthetic.cli",
     "dictionary": "iopstats.io.dictionary_cli",
     "convert": "iopstats.io.convert_cli",
 }

@@ -11,7 +11,7 @@ import pytest
 from iopstats.exceptions import IopstatsError
 from iopstats.io.crosswalk import TEDS_SERVICES
 from iopstats.io.tedsd import MISSING_LABEL, read_tedsd
-from iopstats.synth.tedsd import tedsd_columns, write_tedsd_csv
+from iopstats.synthetic.tedsd import tedsd_columns, write_tedsd_csv
 
 REASONS = {1: "completed", 2: "dropped_out", 3: "terminated", 4: "transferred", 5: "incarcerated",
            6: "died", 7: "other"}

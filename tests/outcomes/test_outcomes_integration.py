@@ -49,7 +49,7 @@ def check_invariants(ep: pd.DataFrame, out: pd.DataFrame) -> None:
 
 def test_tedsd_style_binned_stays(tmp_path):
     tedsd = pytest.importorskip("iopstats.io.tedsd")
-    synth_tedsd = pytest.importorskip("iopstats.synth.tedsd")
+    synth_tedsd = pytest.importorskip("iopstats.synthetic.tedsd")
     path = tmp_path / "tedsd.csv"
     synth_tedsd.write_tedsd_csv(path, n=2000, year=2019, seed=1)
     ep = tedsd.read_tedsd(path).data
@@ -91,7 +91,7 @@ def test_ctn0094_real_records():
 
 
 def test_synth_when_available():
-    gen = pytest.importorskip("iopstats.synth.generate")
+    gen = pytest.importorskip("iopstats.synthetic.generate")
     data = gen.synth(n_episodes=1500, seed=0)
     out = build_outcomes(data.episodes, data.followups, data.sessions)
     check_invariants(data.episodes, out)
