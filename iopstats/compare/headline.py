@@ -1,0 +1,757 @@
+"""Headline estimates from one collapsed count table, on pandas or Dask.
+
+The headline set (completion by level of care, IOP against every other level,
+time in treatment, adjusted models) needs only categorical covariates, the
+time in treatment and how the episode ended. :func:`headline_counts` makes the
+one pass over the rows: it derives those outcomes per row (with the same
+functions and definitions as :func:`iopstats.build_outcomes`) and collapses
+them to a table of distinct patterns with a frequency column ``n``.
+:func:`headline_estimates` then fits everything from that table with
+``weights="n"``; every estimator gives the row-level numbers on it.
+:func:`headline_from_parquet` runs both on a Parquet dataset written by
+``iopstats convert``, with pandas or on a Dask cluster (out of core: only the
+collapsed table reaches this process).
+
+Definitions (as in :mod:`iopstats.outcomes.retention`): ``time_in_treatment``
+is the exact stay, the midpoint of a TEDS-D LOS bin, or the time from
+admission to ``as_of`` for open episodes; ``left_treatment`` is 1 when the
+episode ended (any reason, completion included) and 0 when it is open or the
+stay is only known to exceed 365 days; ``completed`` is missing while open or
+when the discharge reason is unknown.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from iopstats._results import Result
+from iopstats.compare.rates import RateComparison, compare_rates
+from iopstats.exceptions import IopstatsError
+from iopstats.io.schema import EPISODE_COLUMNS, _dtype
+from iopstats.outcomes.retention import completion, length_of_stay
+from iopstats.stats.counts import collapse
+from iopstats.stats.cox import CoxResult, cox
+from iopstats.stats.kaplan_meier import KaplanMeierResult, kaplan_meier
+from iopstats.stats.logistic import LogisticResult, logistic
+from iopstats.stats.logrank import LogrankResult, logrank
+from iopstats.stats.rates import rates
+
+__all__ = [
+    "HEADLINE_COVARIATES",
+    "OUTCOME_KEYS",
+    "HeadlineResult",
+    "headline_counts",
+    "headline_estimates",
+    "headline_from_parquet",
+]
+
+#: Default case-mix covariates of the adjusted models (categorical, canonical).
+HEADLINE_COVARIATES: tuple[str, ...] = (
+    "age_group",
+    "sex",
+    "race",
+    "ethnicity",
+    "primary_substance",
+    "psych_problem",
+    "prior_treatment",
+    "employment",
+)
+
+#: Outcome columns of the count table, named as in :func:`iopstats.build_outcomes`.
+OUTCOME_KEYS: tuple[str, ...] = ("time_in_treatment", "left_treatment", "exit_cause", "completed")
+
+#: Episode columns the count step reads (plus the covariates).
+_STAY_COLUMNS: tuple[str, ...] = ("admit_date", "discharge_date", "discharge_reason", "los_days", "los_min", "los_max")
+
+_CANONICAL = {c.name: c for c in EPISODE_COLUMNS}
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def _is_dask(data) -> bool:
+    return type(data).__module__.startswith("dask")
+
+
+def _check_covariates(covariates) -> list[str]:
+    covs = [covariates] if isinstance(covariates, str) else list(covariates)
+    for c in covs:
+        col = _CANONICAL.get(c)
+        if col is None or col.dtype not in ("category", "boolean"):
+            allowed = [k for k, v in _CANONICAL.items() if v.dtype in ("category", "boolean") and k not in
+                       ("level_of_care", "discharge_reason", "modality", "use_freq_discharge")]
+            raise IopstatsError("headline covariates must be canonical categorical episode columns", value=c,
+                                fix=f"choose from {', '.join(allowed)}")
+    if len(set(covs)) != len(covs):
+        raise IopstatsError("a covariate is listed twice", value=covs, fix="list each covariate once")
+    return covs
+
+
+def _needed(covs: list[str]) -> list[str]:
+    return ["level_of_care", *covs, *_STAY_COLUMNS]
+
+
+def _check_columns(columns, covs: list[str]) -> None:
+    for c in ["level_of_care", "admit_date", *covs]:
+        if c not in columns:
+            raise IopstatsError("episodes are missing a column the headline needs", column=c,
+                                fix="pass canonical episodes (LoadResult.data, read_tedsd or read_episodes_parquet)"
+                                    " or leave the covariate out of covariates=")
+
+
+def _same_dtype(have, want) -> bool:
+    """Exactly the canonical dtype (for categoricals: same categories in the same order)."""
+    if isinstance(want, pd.CategoricalDtype):
+        return (isinstance(have, pd.CategoricalDtype) and have.ordered == want.ordered
+                and list(have.categories) == list(want.categories))
+    return str(have) == str(want)
+
+
+def _canonical_frame(df: pd.DataFrame, covs: list[str]) -> pd.DataFrame:
+    """The needed columns with canonical dtypes (a new frame; codes checked)."""
+    out = {}
+    for name in _needed(covs):
+        col = _CANONICAL[name]
+        want = _dtype(col)
+        if name not in df.columns:
+            out[name] = pd.Series(None if col.dtype in ("float", "datetime") else pd.NA, index=df.index, dtype=want)
+            continue
+        s = df[name]
+        if _same_dtype(s.dtype, want):
+            out[name] = s
+            continue
+        try:
+            if col.dtype == "category":
+                if isinstance(s.dtype, pd.CategoricalDtype):
+                    extra = [c for c in s.cat.categories if c not in col.codes]
+                    bad = s.isin(extra).to_numpy() if extra else np.zeros(len(s), dtype=bool)
+                else:
+                    bad = s.notna().to_numpy() & ~s.astype(object).isin(col.codes).to_numpy()
+                if bad.any():
+                    i = int(np.flatnonzero(bad)[0])
+                    raise IopstatsError("value outside the canonical code set", column=name, row=i,
+                                        value=s.iloc[i], fix=f"recode to one of {', '.join(col.codes)}")
+                if isinstance(s.dtype, pd.CategoricalDtype):  # recode, no object round trip
+                    out[name] = s.cat.set_categories(list(want.categories), ordered=want.ordered)
+                else:
+                    out[name] = s.astype(object).astype(want)
+            elif col.dtype == "datetime":
+                conv = pd.to_datetime(s, errors="coerce")
+                lost = s.notna().to_numpy() & conv.isna().to_numpy()
+                if lost.any():
+                    i = int(np.flatnonzero(lost)[0])
+                    raise IopstatsError("unreadable date", column=name, row=i, value=s.iloc[i],
+                                        fix="give dates as YYYY-MM-DD (or datetime values)")
+                out[name] = conv.astype(want)
+            else:
+                out[name] = s.astype(want)
+        except (TypeError, ValueError) as exc:
+            raise IopstatsError(f"column has values of the wrong type ({exc})", column=name,
+                                fix="load the episodes with iopstats.load_episodes or read_tedsd") from None
+    return pd.DataFrame(out, index=df.index)
+
+
+def _derive(part: pd.DataFrame, covs: list[str], as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per-row outcomes of one partition (same rules as build_outcomes)."""
+    if part["admit_date"].isna().any():
+        raise IopstatsError("episodes with a missing admission date", column="admit_date",
+                            fix="drop or repair them (the loaders quarantine them)")
+    if (part["discharge_date"] < part["admit_date"]).any():
+        raise IopstatsError("discharge date before admission date", column="discharge_date",
+                            fix="repair or drop the episode")
+    if (part["admit_date"] > as_of).any():
+        raise IopstatsError("episode admitted after as_of", column="admit_date",
+                            fix="pass a later as_of or drop episodes admitted after it")
+    for name in ("los_days", "los_min", "los_max"):
+        if (part[name] < 0).any():
+            raise IopstatsError("negative length of stay", column=name, fix="repair or drop the episode")
+    has_date = part["discharge_date"].notna().to_numpy()
+    date_ok = has_date & ~(part["discharge_date"] > as_of).to_numpy()
+    other = (part["discharge_reason"].notna() | part["los_days"].notna() | part["los_min"].notna()).to_numpy()
+    stay = part[list(_STAY_COLUMNS)].assign(_discharged=date_ok | (~has_date & other))
+    stay.loc[~stay["_discharged"], "discharge_reason"] = pd.NA
+    los = length_of_stay(stay, as_of)
+    comp = completion(stay, los["left_treatment"])
+    out = part[["level_of_care", *covs]].copy()
+    out["time_in_treatment"] = los["time_in_treatment"]
+    out["left_treatment"] = los["left_treatment"]
+    out["exit_cause"] = comp["exit_cause"]
+    out["completed"] = comp["completed"]
+    return out
+
+
+_PACK_LIMIT = 2**62
+
+
+def _radix(dtype) -> int:
+    """Number of codes of a key column: its values plus one for missing."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return len(dtype.categories) + 1
+    return 3  # boolean / Int64 0-1: False(0), True(1), missing(2)
+
+
+def _codes(s: pd.Series) -> np.ndarray:
+    """Integer codes in sort order, missing last (as groupby(sort=True, dropna=False))."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        c = s.cat.codes.to_numpy().astype(np.int64)
+        return np.where(c < 0, len(s.dtype.categories), c)
+    v = s.to_numpy(dtype="float64", na_value=np.nan)
+    return np.where(np.isnan(v), 2, v).astype(np.int64)
+
+
+def _packing(cols: list[str], dtypes) -> list[list[str]]:
+    """Split consecutive key columns into groups whose code products fit one int64."""
+    groups: list[list[str]] = [[]]
+    prod = 1
+    for c in cols:
+        r = _radix(dtypes[c])
+        if groups[-1] and prod * r >= _PACK_LIMIT:
+            groups.append([])
+            prod = 1
+        groups[-1].append(c)
+        prod *= r
+    return groups
+
+
+def _plan(covs: list[str], dtypes) -> list[tuple[str, list[str] | None]]:
+    """Grouping keys of the fast count: packed integer codes around the float time."""
+    pre = _packing(["level_of_care", *covs], dtypes)
+    post = _packing(["left_treatment", "exit_cause", "completed"], dtypes)
+    plan = [(f"_k{i}", g) for i, g in enumerate(pre)]
+    plan.append(("time_in_treatment", None))
+    plan += [(f"_k{len(pre) + i}", g) for i, g in enumerate(post)]
+    return plan
+
+
+def _pack(derived: pd.DataFrame, plan) -> pd.DataFrame:
+    """Replace the key columns by packed int64 codes (mixed radix, order preserved)."""
+    out = {}
+    for name, group in plan:
+        if group is None:
+            out[name] = derived[name].to_numpy()
+            continue
+        code = np.zeros(len(derived), dtype=np.int64)
+        for c in group:
+            code = code * _radix(derived[c].dtype) + _codes(derived[c])
+        out[name] = code
+    return pd.DataFrame(out, index=derived.index)
+
+
+def _unpack(table: pd.DataFrame, plan, dtypes, keys: list[str]) -> pd.DataFrame:
+    """Decode packed codes back to the key columns with their exact dtypes."""
+    cols = {}
+    for name, group in plan:
+        if group is None:
+            cols[name] = table[name].to_numpy()
+            continue
+        code = table[name].to_numpy().copy()
+        for c in reversed(group):
+            r = _radix(dtypes[c])
+            v = code % r
+            code //= r
+            dt = dtypes[c]
+            if isinstance(dt, pd.CategoricalDtype):
+                cols[c] = pd.Categorical.from_codes(np.where(v == r - 1, -1, v), dtype=dt)
+            else:
+                arr = pd.array(v == 1, dtype="boolean")
+                arr[v == 2] = pd.NA
+                cols[c] = arr.astype(dt)
+    out = pd.DataFrame({k: cols[k] for k in keys})
+    out["n"] = table["n"].to_numpy(dtype=np.int64)
+    return out
+
+
+def _derive_packed(part: pd.DataFrame, covs: list[str], as_of: pd.Timestamp, plan) -> pd.DataFrame:
+    """One Dask partition: canonical dtypes (codes must mean the same everywhere), derive, pack."""
+    return _pack(_derive(_canonical_frame(part, covs), covs, as_of), plan)
+
+
+def _resolve_as_of(as_of, frame) -> pd.Timestamp:
+    if as_of is not None:
+        try:
+            ts = pd.Timestamp(as_of)
+        except (TypeError, ValueError):
+            ts = pd.NaT
+        if pd.isna(ts):
+            raise IopstatsError("as_of is not a date", value=as_of, fix="pass as_of='YYYY-MM-DD' or a Timestamp")
+        return ts.tz_localize(None).normalize() if ts.tzinfo else ts.normalize()
+    if _is_dask(frame):
+        import dask
+
+        hi = dask.compute(frame["admit_date"].max(), frame["discharge_date"].max())
+    else:
+        hi = (frame["admit_date"].max(), frame["discharge_date"].max())
+    dates = [d for d in hi if pd.notna(d)]
+    if not dates:
+        raise IopstatsError("no dates to take as_of from (the episodes table is empty)",
+                            fix="pass as_of='YYYY-MM-DD' explicitly")
+    return pd.Timestamp(max(dates)).normalize()
+
+
+def headline_counts(
+    episodes,
+    covariates: Sequence[str] = HEADLINE_COVARIATES,
+    *,
+    as_of=None,
+) -> pd.DataFrame:
+    """Collapse episodes to the one count table the headline estimates need.
+
+    One pass over the rows: per row the time in treatment, whether treatment
+    ended, the exit cause and completion are derived exactly as in
+    :func:`iopstats.build_outcomes`, then rows are collapsed with
+    :func:`iopstats.stats.counts.collapse` to distinct patterns of
+    level of care x covariates x outcomes with a count ``n``. For speed the
+    categorical keys are packed per partition into int64 codes (mixed radix,
+    missing last, so the sort order is that of grouping on the columns
+    themselves) and decoded once on the small collapsed table.
+
+    Parameters
+    ----------
+    episodes : DataFrame or dask.dataframe.DataFrame
+        Canonical episodes. The engine follows the frame: a Dask frame (e.g.
+        ``read_episodes_parquet(path, engine="dask")``) is collapsed on the
+        cluster and only the collapsed table is returned. Not modified.
+    covariates : sequence of str
+        Canonical categorical episode columns kept in the table (the case mix
+        of the adjusted models). Missing values stay as their own pattern.
+    as_of : date-like, optional
+        Data currency date: open episodes are censored here (as in
+        ``build_outcomes``). Default: the latest admission or discharge date
+        (with Dask this is a small extra reduction over two date columns;
+        pass ``as_of`` to avoid it).
+
+    Returns
+    -------
+    DataFrame
+        ``level_of_care``, the covariates, ``time_in_treatment`` (float days),
+        ``left_treatment`` (Int64 0/1), ``exit_cause`` (categorical),
+        ``completed`` (boolean, missing while open or reason unknown) and
+        ``n`` (int64), sorted by the keys; identical on pandas and Dask.
+
+    Examples
+    --------
+    >>> eps = pd.DataFrame({"client_id": ["a", "b", "c"], "episode_id": ["1", "2", "3"],
+    ...     "level_of_care": ["iop", "iop", "outpatient"],
+    ...     "admit_date": ["2024-01-01", "2024-01-01", "2024-02-01"],
+    ...     "discharge_date": ["2024-01-31", "2024-01-31", None],
+    ...     "discharge_reason": ["completed", "completed", None], "sex": ["male", "male", "female"]})
+    >>> tab = headline_counts(eps, covariates=["sex"], as_of="2024-03-02")
+    >>> tab[["level_of_care", "sex", "time_in_treatment", "left_treatment", "completed", "n"]]
+      level_of_care     sex  time_in_treatment  left_treatment  completed  n
+    0           iop    male               30.0               1       True  2
+    1    outpatient  female               30.0               0       <NA>  1
+    """
+    covs = _check_covariates(covariates)
+    keys = ["level_of_care", *covs, *OUTCOME_KEYS]
+    if _is_dask(episodes):
+        for c in _needed(covs):
+            if c not in episodes.columns:
+                raise IopstatsError("the Dask frame is missing a column the headline needs", column=c,
+                                    fix="read canonical episodes with read_episodes_parquet(engine='dask')")
+        frame = episodes[_needed(covs)]
+        for name in _needed(covs):  # categories are made canonical per partition
+            want = _dtype(_CANONICAL[name])
+            if str(frame._meta[name].dtype) != str(want):
+                raise IopstatsError("a Dask frame must carry canonical dtypes", column=name,
+                                    value=str(frame._meta[name].dtype),
+                                    fix="read it with iopstats.io.parquet.read_episodes_parquet(engine='dask')")
+        stamp = _resolve_as_of(as_of, frame)
+        meta = _derive(_canonical_frame(frame._meta.iloc[:0].astype(
+            {c: _dtype(_CANONICAL[c]) for c in _needed(covs)}), covs), covs, stamp)
+        dtypes = meta.dtypes
+        plan = _plan(covs, dtypes)
+        packed = frame.map_partitions(_derive_packed, covs, stamp, plan, meta=_pack(meta, plan))
+        return _unpack(collapse(packed, [name for name, _ in plan]), plan, dtypes, keys)
+    if not isinstance(episodes, pd.DataFrame):
+        raise IopstatsError("episodes must be a pandas or Dask DataFrame", value=type(episodes).__name__,
+                            fix="pass LoadResult.data or read_episodes_parquet(...)")
+    _check_columns(episodes.columns, covs)
+    frame = _canonical_frame(episodes, covs)
+    stamp = _resolve_as_of(as_of, frame)
+    derived = _derive(frame, covs, stamp)
+    del frame
+    plan = _plan(covs, derived.dtypes)
+    return _unpack(collapse(_pack(derived, plan), [name for name, _ in plan]), plan, derived.dtypes, keys)
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+@dataclass(frozen=True, repr=False)
+class HeadlineResult(Result):
+    """The headline set, each piece a result of its own estimator.
+
+    Attributes
+    ----------
+    summary : DataFrame
+        One row per level of care (reference first), indexed by ``level``:
+        ``n``, ``completed``, ``completion_rate``, ``completion_ci_low``,
+        ``completion_ci_high`` (Wilson); ``risk_difference`` (reference minus
+        level), ``rd_ci_low``, ``rd_ci_high`` (Newcombe), ``p_holm``;
+        ``adj_odds_ratio`` (odds of completion, reference / level, adjusted
+        for the covariates), ``adj_or_ci_low``, ``adj_or_ci_high``;
+        ``median_days`` (Kaplan-Meier median time in treatment),
+        ``median_ci_low``, ``median_ci_high``; ``hazard_ratio`` (hazard of
+        leaving treatment, reference / level, adjusted), ``hr_ci_low``,
+        ``hr_ci_high``. Reference rows hold its own rate and median only.
+    rates : DataFrame
+        :func:`iopstats.stats.rates.rates` of completion by level.
+    comparison : RateComparison
+        :func:`iopstats.compare.rates.compare_rates` of completion, reference
+        against each level (``.omnibus``; Holm and BH p-values).
+    km : KaplanMeierResult
+        Time in treatment by level (event: left treatment).
+    logrank : LogrankResult
+        Log-rank test of time in treatment across levels.
+    logistic : LogisticResult
+        Completion on level (reference first) + covariates.
+    cox : CoxResult
+        Hazard of leaving treatment on level + covariates (Efron ties).
+    n : float
+        Episodes in the table (sum of the weights).
+    n_patterns : int
+        Rows of the table the estimates were computed from.
+    covariates : tuple of str
+    reference : object
+    timings : dict
+        Seconds per step (not part of equality).
+    """
+
+    rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    comparison: RateComparison | None = None
+    km: KaplanMeierResult | None = None
+    logrank: LogrankResult | None = None
+    logistic: LogisticResult | None = None
+    cox: CoxResult | None = None
+    n: float = 0.0
+    n_patterns: int = 0
+    covariates: tuple[str, ...] = ()
+    reference: object = None
+    timings: dict = field(default_factory=dict, compare=False)
+
+
+def _prepare_levels(data: pd.DataFrame, reference, weights: str | None) -> pd.Series:
+    lv = data["level_of_care"]
+    present = lv.notna()
+    if weights is not None:
+        present &= data[weights].to_numpy() > 0
+    values = lv[present]
+    if not isinstance(lv.dtype, pd.CategoricalDtype):
+        lv = lv.astype("category")
+    levels = [c for c in lv.cat.categories if (values == c).any()]
+    if reference not in levels:
+        raise IopstatsError("the reference level of care is not in the data", column="level_of_care",
+                            value=reference, fix=f"choose one of {', '.join(map(str, levels))}")
+    if len(levels) < 2:
+        raise IopstatsError("only one level of care in the data: nothing to compare", column="level_of_care",
+                            value=reference, fix="use data with at least two levels of care")
+    order = [reference, *[c for c in levels if c != reference]]
+    return lv.cat.set_categories(order, ordered=False)
+
+
+def _missing_as_category(s: pd.Series) -> pd.Series:
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype("category")
+    s = s.cat.remove_unused_categories()
+    if s.isna().any():
+        s = s.cat.add_categories("missing").fillna("missing")
+    return s
+
+
+def _inverse(summary: pd.DataFrame, term: str, scale: str) -> tuple[float, float, float]:
+    """exp(-coef) and its interval: the reference relative to the level."""
+    if term not in summary.index:
+        return (np.nan, np.nan, np.nan)
+    row = summary.loc[term]
+    return (1.0 / float(row[scale]), 1.0 / float(row["ci_high"]), 1.0 / float(row["ci_low"]))
+
+
+def headline_estimates(
+    counts: pd.DataFrame,
+    *,
+    covariates: Sequence[str] | None = None,
+    reference: object = "iop",
+    weights: str | None = "n",
+    confidence: float = 0.95,
+    missing_covariates: str = "drop",
+) -> HeadlineResult:
+    """Completion, IOP comparisons, time in treatment and adjusted models from the count table.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        The table from :func:`headline_counts` (``weights="n"``), or row-level
+        data with the same columns (e.g. :func:`iopstats.build_outcomes`
+        output, ``weights=None``): the numbers are the same. Not modified.
+    covariates : sequence of str, optional
+        Case-mix covariates of the logistic and Cox models. Default: every
+        column of the count table that is not the level, an outcome or the
+        weight (with ``weights=None``: :data:`HEADLINE_COVARIATES`).
+    reference : object
+        Level every other level is compared with (IOP).
+    weights : str or None
+        Frequency-weight column (``"n"`` for the count table).
+    confidence : float
+        Level of every interval.
+    missing_covariates : {"drop", "category"}
+        ``"drop"``: the models leave out episodes with a missing covariate
+        (complete case, as R's ``na.omit``; counted in their remarks).
+        ``"category"``: a missing value is a level of its own (``"missing"``).
+        Rates, comparisons and curves always use every episode.
+
+    Returns
+    -------
+    HeadlineResult
+        ``.summary`` compact table by level, ``.rates``, ``.comparison``,
+        ``.km``, ``.logrank``, ``.logistic``, ``.cox``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> m = 400
+    >>> rows = pd.DataFrame({"client_id": [f"c{i}" for i in range(m)], "episode_id": [f"e{i}" for i in range(m)],
+    ...     "level_of_care": rng.choice(["iop", "outpatient", "residential_short"], m),
+    ...     "admit_date": pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 300, m), unit="D"),
+    ...     "sex": rng.choice(["male", "female"], m)})
+    >>> stay = pd.to_timedelta(rng.integers(1, 120, m), unit="D")
+    >>> rows["discharge_date"] = rows["admit_date"] + stay
+    >>> rows["discharge_reason"] = rng.choice(["completed", "dropped_out", "transferred"], m)
+    >>> res = headline_estimates(headline_counts(rows, covariates=["sex"], as_of="2024-06-30"))
+    >>> list(res.summary.index)  # reference first, then canonical order
+    ['iop', 'residential_short', 'outpatient']
+    >>> int(res.summary["n"].sum()), res.n_patterns < m
+    (400, True)
+    >>> list(res.cox.summary.index)
+    ['level_of_care[residential_short]', 'level_of_care[outpatient]', 'sex[female]']
+    """
+    if not isinstance(counts, pd.DataFrame):
+        raise IopstatsError("counts must be a pandas DataFrame", value=type(counts).__name__,
+                            fix="pass the table from headline_counts (Dask results are collapsed there)")
+    if missing_covariates not in ("drop", "category"):
+        raise IopstatsError("unknown missing_covariates", value=missing_covariates,
+                            fix='use missing_covariates="drop" or "category"')
+    base = ["level_of_care", *OUTCOME_KEYS]
+    for c in base + ([weights] if weights else []):
+        if c not in counts.columns:
+            raise IopstatsError("count table is missing a column", column=c,
+                                fix="build it with headline_counts (or build_outcomes for row-level data)")
+    if covariates is None:
+        covs = ([c for c in counts.columns if c not in (*base, weights)] if weights
+                else list(HEADLINE_COVARIATES))
+    else:
+        covs = [covariates] if isinstance(covariates, str) else list(covariates)
+    for c in covs:
+        if c not in counts.columns:
+            raise IopstatsError("covariate not in the count table", column=c,
+                                fix=f"use columns of the table: {', '.join(map(str, counts.columns))}")
+        if c in base or c == weights:
+            raise IopstatsError("a covariate is also the level, an outcome or the weight", column=c,
+                                fix="list case-mix columns only")
+
+    timings: dict[str, float] = {}
+
+    def timed(step, fn, *args, **kwargs):
+        t0 = _time.perf_counter()
+        out = fn(*args, **kwargs)
+        timings[step] = _time.perf_counter() - t0
+        return out
+
+    data = counts[[*base, *covs] + ([weights] if weights else [])].copy()
+    data["level_of_care"] = _prepare_levels(data, reference, weights)
+    if missing_covariates == "category":
+        for c in covs:
+            data[c] = _missing_as_category(data[c])
+
+    t_all = _time.perf_counter()
+    rate_tab = timed("rates", rates, data, "completed", by="level_of_care", confidence=confidence, weights=weights)
+    comp = timed("compare_rates", compare_rates, data, "completed", by="level_of_care", reference=reference,
+                 confidence=confidence, weights=weights)
+    km = timed("kaplan_meier", kaplan_meier, data, "time_in_treatment", "left_treatment", by="level_of_care",
+               confidence=confidence, weights=weights)
+    lr = timed("logrank", logrank, data, "time_in_treatment", "left_treatment", by="level_of_care",
+               weights=weights)
+    model_terms = ["level_of_care", *covs]
+    logit_data = data
+    if weights:  # the binary model needs no time: collapse it away first (same fit, fewer rows)
+        logit_data = timed("logistic_collapse", collapse, data, [*model_terms, "completed"], weights=weights,
+                           name=weights)
+    logit = timed("logistic", logistic, logit_data, "completed", model_terms, weights=weights,
+                  confidence=confidence)
+    cx = timed("cox", cox, data, "time_in_treatment", "left_treatment", model_terms, weights=weights,
+               confidence=confidence)
+    timings["statistics_total"] = _time.perf_counter() - t_all
+
+    summary = _compact_summary(rate_tab, comp, km, logit, cx, reference)
+    n = float(data[weights].sum()) if weights else float(len(data))
+    remarks = (
+        f"Completion = discharge reason 'completed', over discharged episodes with a known reason "
+        f"({int(summary['n'].sum()):,} of {n:,.0f} episodes).",
+        f"Differences, adjusted odds ratios and hazard ratios are {reference} relative to each level "
+        f"({reference} minus level; {reference} / level). The .logistic and .cox tables give each level "
+        f"against {reference} instead.",
+        "Leaving treatment counts every discharge, completion included: a higher hazard means shorter "
+        "stays, not worse outcomes. Use exit_cause for cause-specific analyses.",
+        f"Adjusted for {', '.join(covs) if covs else 'nothing'}; missing covariate values "
+        + ("left out (complete case)." if missing_covariates == "drop" else "as a 'missing' level."),
+    )
+    return HeadlineResult(
+        summary=summary,
+        title=f"Headline estimates: {reference} against each level of care",
+        remarks=remarks,
+        rates=rate_tab,
+        comparison=comp,
+        km=km,
+        logrank=lr,
+        logistic=logit,
+        cox=cx,
+        n=n,
+        n_patterns=len(data),
+        covariates=tuple(covs),
+        reference=reference,
+        timings=timings,
+    )
+
+
+def _compact_summary(rate_tab, comp, km, logit, cx, reference) -> pd.DataFrame:
+    r = rate_tab.set_index("level_of_care")
+    levels = list(r.index)
+    out = pd.DataFrame(index=pd.Index(levels, name="level"))
+    for col, src in (("n", "n"), ("completed", "events")):
+        v = r[src].astype(float)
+        out[col] = v.astype("int64") if bool(np.all(v == np.rint(v))) else v
+    out["completion_rate"] = r["rate"]
+    out["completion_ci_low"] = r["ci_low"]
+    out["completion_ci_high"] = r["ci_high"]
+    c = comp.summary.set_index("level")
+    for col, src in (("risk_difference", "risk_difference"), ("rd_ci_low", "rd_ci_low"),
+                     ("rd_ci_high", "rd_ci_high"), ("p_holm", "p_holm")):
+        out[col] = c[src].reindex(levels).astype(float)
+    for prefix, res, scale in (("adj_or", logit, "odds_ratio"), ("hr", cx, "hr")):
+        vals = [_inverse(res.summary, f"level_of_care[{lv}]", scale) if lv != reference else (np.nan,) * 3
+                for lv in levels]
+        arr = np.array(vals, dtype=float).reshape(len(levels), 3)
+        name = "adj_odds_ratio" if prefix == "adj_or" else "hazard_ratio"
+        out[name], out[f"{prefix}_ci_low"], out[f"{prefix}_ci_high"] = arr[:, 0], arr[:, 1], arr[:, 2]
+    k = km.summary.set_index("group")
+    out["median_days"] = k["median"].reindex(levels).astype(float)
+    out["median_ci_low"] = k["median_ci_low"].reindex(levels).astype(float)
+    out["median_ci_high"] = k["median_ci_high"].reindex(levels).astype(float)
+    order = ["n", "completed", "completion_rate", "completion_ci_low", "completion_ci_high", "risk_difference",
+             "rd_ci_low", "rd_ci_high", "p_holm", "adj_odds_ratio", "adj_or_ci_low", "adj_or_ci_high",
+             "median_days", "median_ci_low", "median_ci_high", "hazard_ratio", "hr_ci_low", "hr_ci_high"]
+    return out[order]
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def headline_from_parquet(
+    path,
+    engine: str = "pandas",
+    scheduler=None,
+    *,
+    covariates: Sequence[str] = HEADLINE_COVARIATES,
+    as_of=None,
+    years: Sequence[int] | None = None,
+    reference: object = "iop",
+    confidence: float = 0.95,
+    missing_covariates: str = "drop",
+) -> HeadlineResult:
+    """Headline estimates straight from a Parquet episode dataset.
+
+    Reads only the columns the count table needs (column pruning; ``years``
+    prunes partitions), builds it with :func:`headline_counts` and fits
+    :func:`headline_estimates`. Both engines give identical results.
+
+    Parameters
+    ----------
+    path : path-like
+        Dataset written by ``iopstats convert`` /
+        :func:`iopstats.io.parquet.write_episodes_parquet`.
+    engine : {"pandas", "dask"}
+        ``"pandas"`` reads the needed columns into memory. ``"dask"`` counts
+        partition by partition on a Dask cluster: the row-level table is never
+        held in this process, only the collapsed table comes back.
+    scheduler : str or distributed.Client, optional
+        Dask only: address of an existing scheduler (``"tcp://host:8786"``) or
+        a connected client. ``None`` starts a local cluster of 2 single-thread
+        worker processes for the call and closes it afterwards.
+    covariates, as_of : see :func:`headline_counts`.
+    years : sequence of int, optional
+        Discharge years to read.
+    reference, confidence, missing_covariates : see :func:`headline_estimates`.
+
+    Returns
+    -------
+    HeadlineResult
+        With ``timings["read"]`` (pandas) and ``timings["counts"]`` (Dask:
+        read and count together) besides the per-estimator times.
+    """
+    from iopstats.io.parquet import read_episodes_parquet
+
+    covs = _check_covariates(covariates)
+    columns = _needed(covs)
+    if engine == "pandas":
+        if scheduler is not None:
+            raise IopstatsError("scheduler= is for the Dask engine", value=scheduler,
+                                fix="pass engine='dask', or drop scheduler=")
+        t0 = _time.perf_counter()
+        frame = read_episodes_parquet(path, columns=columns, years=years)
+        t_read = _time.perf_counter() - t0
+        t0 = _time.perf_counter()
+        table = headline_counts(frame, covs, as_of=as_of)
+        del frame
+        pre = {"read": t_read, "counts": _time.perf_counter() - t0}
+    elif engine == "dask":
+        t0 = _time.perf_counter()
+        table = _dask_counts(path, columns, covs, as_of, years, scheduler)
+        pre = {"counts": _time.perf_counter() - t0}
+    else:
+        raise IopstatsError("unknown engine", value=engine, fix="use engine='pandas' or engine='dask'")
+    res = headline_estimates(table, covariates=covs, reference=reference, confidence=confidence,
+                             missing_covariates=missing_covariates)
+    return _with_timings(res, pre)
+
+
+def _with_timings(res: HeadlineResult, pre: dict) -> HeadlineResult:
+    import dataclasses
+
+    return dataclasses.replace(res, timings={**pre, **res.timings})
+
+
+def _dask_counts(path, columns, covs, as_of, years, scheduler) -> pd.DataFrame:
+    from iopstats.io.parquet import read_episodes_parquet
+
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - depends on extras
+        raise IopstatsError("the Dask engine needs dask[distributed]", fix="pip install 'iopstats[dask]'") from exc
+
+    def run(client) -> pd.DataFrame:
+        ddf = read_episodes_parquet(path, columns=columns, engine="dask", years=years)
+        import dask
+
+        with dask.config.set(scheduler=client.get if client is not None else None):
+            return headline_counts(ddf, covs, as_of=as_of)
+
+    if isinstance(scheduler, Client):
+        return run(scheduler)
+    if scheduler is None:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+                Client(cluster, set_as_default=False) as client:
+            return run(client)
+    if not isinstance(scheduler, str):
+        raise IopstatsError("scheduler must be a scheduler address or a dask.distributed Client",
+                            value=type(scheduler).__name__, fix="e.g. scheduler='tcp://127.0.0.1:8786'")
+    try:
+        client = Client(scheduler, set_as_default=False, timeout="10s")
+    except OSError as exc:
+        raise IopstatsError("cannot connect to the Dask scheduler", value=scheduler,
+                            fix="check the address (dask scheduler prints it) or pass scheduler=None") from exc
+    with client:
+        return run(client)
