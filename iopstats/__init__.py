@@ -55,6 +55,8 @@ _API = {
     "iptw_cox": "iopstats.compare.adjust",
     "balance_table": "iopstats.compare.balance",
     "headline_estimates": "iopstats.compare.headline",
+    "headline_counts": "iopstats.compare.headline",
+    "headline_from_parquet": "iopstats.compare.headline",
     "write_episodes_parquet": "iopstats.io.parquet",
     "read_episodes_parquet": "iopstats.io.parquet",
 }

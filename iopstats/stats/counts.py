@@ -64,7 +64,17 @@ def collapse(
         return _collapse_dask(data, keys, weights, name)
     g = data.groupby(keys, observed=True, dropna=False, sort=True)
     out = g[weights].sum() if weights else g.size()
-    return out.rename(name).reset_index()
+    return _restore_key_dtypes(out.rename(name).reset_index(), data, keys)
+
+
+def _restore_key_dtypes(out: pd.DataFrame, like: pd.DataFrame, keys) -> pd.DataFrame:
+    """Give the key columns the input's dtypes (a multi-key groupby with
+    ``dropna=False`` can return ordered categoricals as unordered)."""
+    for k in keys:
+        want = like[k].dtype
+        if out[k].dtype != want:
+            out[k] = out[k].astype(want)
+    return out
 
 
 def _is_dask(data) -> bool:
@@ -82,10 +92,7 @@ def _collapse_dask(ddf, keys, weights, name) -> pd.DataFrame:
     g = sub.groupby(keys, observed=True, dropna=False)
     out = (g[weights].sum(split_out=1) if weights else g.size(split_out=1)).compute()
     out = out.sort_index().rename(name).reset_index()
-    meta = ddf._meta
-    for k in keys:  # restore key dtypes exactly as the pandas path returns them
-        if str(out[k].dtype) != str(meta[k].dtype):
-            out[k] = out[k].astype(meta[k].dtype)
+    out = _restore_key_dtypes(out, ddf._meta, keys)
     if not weights:
         out[name] = out[name].astype("int64")
     return out
