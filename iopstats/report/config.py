@@ -4,12 +4,16 @@ Example ``report.toml`` (every key optional; relative paths are read from the
 file's folder)::
 
     [data]
-    source = "files"                  # "files", "sample" or "ctn0094"
+    source = "files"                  # "files", "sample", "ctn0094" or "parquet"
     episodes = "extract/episodes.csv"  # CSV, Parquet or Excel
     followups = "extract/followups.csv"
     sessions = "extract/sessions.csv"
     mapping = "extract/mapping.toml"   # column/code mapping for all three files
     ctn0094 = "/data/ctn0094"          # folder, when source = "ctn0094"
+    parquet = "/data/teds.parquet"     # dataset written by `iopstats convert`, when source = "parquet"
+    data_engine = "dask"               # "pandas" (default) or "dask"; parquet source only
+    scheduler = "tcp://host:8786"      # dask only; default: a LocalCluster of 2 workers per run
+    years = [2019, 2020]               # parquet only: discharge years read (default: all)
 
     [analysis]
     period_start = "2023-01"           # admission months included (YYYY-MM)
@@ -29,6 +33,15 @@ file's folder)::
     kernel = "python3"
     notebooks = ["iop_outcomes", "data_quality"]
     keep_runs = 30                     # dated run folders kept
+
+With ``source = "parquet"`` the run executes the ``national_headline``
+notebook instead of the row-level ones (they need episode rows in memory): it
+reads the dataset only through :func:`iopstats.compare.headline.headline_from_parquet`
+(one collapsed count table; on the Dask engine the rows never reach the
+report process). ``adjust`` then defaults to
+:data:`iopstats.compare.headline.HEADLINE_COVARIATES` and the admission
+period keys do not apply (use ``years``). ``data_engine`` is separate from
+``[run] engine``, which is papermill's notebook engine.
 """
 
 from __future__ import annotations
@@ -43,10 +56,32 @@ from typing import Any
 from iopstats.exceptions import IopstatsError
 from iopstats.io.schema import CODE_SETS
 
-__all__ = ["ReportConfig", "load_config", "load_inputs", "sample_dir", "NOTEBOOKS", "DEFAULT_ADJUST"]
+__all__ = [
+    "ReportConfig",
+    "load_config",
+    "load_inputs",
+    "sample_dir",
+    "NOTEBOOKS",
+    "PARQUET_NOTEBOOKS",
+    "ALL_NOTEBOOKS",
+    "DATA_ENGINES",
+    "DEFAULT_ADJUST",
+    "dataset_files",
+    "dataset_fingerprint",
+    "dataset_years",
+]
 
-#: Notebooks the nightly job can run, in run order.
+#: Row-level notebooks the nightly job can run, in run order.
 NOTEBOOKS: tuple[str, ...] = ("iop_outcomes", "data_quality")
+
+#: Notebooks for ``source = "parquet"`` (count table only, never episode rows).
+PARQUET_NOTEBOOKS: tuple[str, ...] = ("national_headline",)
+
+#: Every bundled report notebook.
+ALL_NOTEBOOKS: tuple[str, ...] = NOTEBOOKS + PARQUET_NOTEBOOKS
+
+#: Engines that can read a Parquet dataset (``[data] data_engine``).
+DATA_ENGINES: tuple[str, ...] = ("pandas", "dask")
 
 #: Case-mix covariates used for adjusted comparisons unless configured.
 DEFAULT_ADJUST: tuple[str, ...] = (
@@ -58,12 +93,15 @@ DEFAULT_ADJUST: tuple[str, ...] = (
 )
 
 _SECTIONS = {
-    "data": {"source", "episodes", "followups", "sessions", "mapping", "ctn0094"},
+    "data": {"source", "episodes", "followups", "sessions", "mapping", "ctn0094", "parquet", "data_engine",
+             "scheduler", "years"},
     "analysis": {"period_start", "period_end", "reference", "margin", "adjust", "seed"},
     "privacy": {"threshold"},
     "run": {"out", "cell_timeout", "engine", "kernel", "notebooks", "keep_runs"},
 }
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_SCHEDULER = re.compile(r"^(tcp|tls|ucx|ws|wss|inproc)://\S+$")
+_SOURCES = ("files", "sample", "ctn0094", "parquet")
 
 
 def sample_dir() -> Path:
@@ -86,9 +124,35 @@ def sample_dir() -> Path:
     )
 
 
+def _default_notebooks(source: str) -> tuple[str, ...]:
+    return PARQUET_NOTEBOOKS if source == "parquet" else NOTEBOOKS
+
+
+def _default_adjust(source: str) -> tuple[str, ...]:
+    if source == "parquet":
+        from iopstats.compare.headline import HEADLINE_COVARIATES
+
+        return tuple(HEADLINE_COVARIATES)
+    return DEFAULT_ADJUST
+
+
 @dataclass(frozen=True)
 class ReportConfig:
-    """Settings of a report run (see the module docstring for the TOML form)."""
+    """Settings of a report run (see the module docstring for the TOML form).
+
+    ``notebooks`` and ``adjust`` left as ``None`` take the defaults of the
+    source: the row-level notebooks and :data:`DEFAULT_ADJUST`, or for
+    ``source="parquet"`` the ``national_headline`` notebook and the headline
+    covariates.
+
+    Examples
+    --------
+    >>> cfg = ReportConfig(source="parquet", parquet="/data/teds.parquet", data_engine="dask")
+    >>> cfg.notebooks, cfg.scheduler, cfg.years
+    (('national_headline',), None, None)
+    >>> ReportConfig().with_overrides(parquet="/data/teds.parquet").source
+    'parquet'
+    """
 
     source: str = "sample"
     episodes: str | None = None
@@ -96,32 +160,41 @@ class ReportConfig:
     sessions: str | None = None
     mapping: str | None = None
     ctn0094: str | None = None
+    parquet: str | None = None
+    data_engine: str = "pandas"
+    scheduler: str | None = None
+    years: tuple[int, ...] | None = None
     period_start: str | None = None
     period_end: str | None = None
     reference: str = "iop"
     margin: float = 0.10
-    adjust: tuple[str, ...] = DEFAULT_ADJUST
+    adjust: tuple[str, ...] | None = None
     seed: int = 0
     threshold: int = 11
     out: str = "reports"
     cell_timeout: int = 600
     engine: str | None = None
     kernel: str = "python3"
-    notebooks: tuple[str, ...] = NOTEBOOKS
+    notebooks: tuple[str, ...] | None = None
     keep_runs: int = 30
     config_file: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if self.source not in ("files", "sample", "ctn0094"):
+        if self.source not in _SOURCES:
             raise IopstatsError(
                 "unknown data source", column="data.source", value=self.source,
-                fix='use "files", "sample" or "ctn0094"',
+                fix='use "files", "sample", "ctn0094" or "parquet"',
             )
         if self.source == "files" and not self.episodes:
             raise IopstatsError(
                 "no episodes file configured", column="data.episodes",
                 fix="set [data] episodes = 'path/to/episodes.csv' or pass --episodes",
             )
+        self._check_parquet()
+        if self.notebooks is None:
+            object.__setattr__(self, "notebooks", _default_notebooks(self.source))
+        if self.adjust is None:
+            object.__setattr__(self, "adjust", _default_adjust(self.source))
         for key in ("period_start", "period_end"):
             v = getattr(self, key)
             if v is not None and not _PERIOD.match(str(v)):
@@ -152,20 +225,104 @@ class ReportConfig:
                 "cell timeout must be a positive number of seconds", column="run.cell_timeout",
                 value=self.cell_timeout,
             )
-        unknown = [n for n in self.notebooks if n not in NOTEBOOKS]
+        allowed = _default_notebooks(self.source)
+        unknown = [n for n in self.notebooks if n not in allowed]
         if unknown or not self.notebooks:
+            bad = unknown[0] if unknown else ""
+            if bad in ALL_NOTEBOOKS and self.source == "parquet":
+                raise IopstatsError(
+                    "this notebook needs episode rows, which a Parquet source does not load", column="run.notebooks",
+                    value=bad, fix=f"with source = 'parquet' run {list(PARQUET_NOTEBOOKS)}",
+                )
+            if bad in ALL_NOTEBOOKS:
+                raise IopstatsError(
+                    "this notebook reads a Parquet dataset", column="run.notebooks", value=bad,
+                    fix="set [data] source = 'parquet' and parquet = 'path/to/dataset'",
+                )
             raise IopstatsError(
-                "unknown report notebook", column="run.notebooks", value=unknown[0] if unknown else "",
-                fix=f"choose from {list(NOTEBOOKS)}",
+                "unknown report notebook", column="run.notebooks", value=bad,
+                fix=f"choose from {list(allowed)}",
             )
         if not isinstance(self.keep_runs, int) or self.keep_runs < 1:
             raise IopstatsError("keep_runs must be a whole number of at least 1", column="run.keep_runs")
 
+    def _check_parquet(self) -> None:
+        parquet = self.source == "parquet"
+        if parquet and not self.parquet:
+            raise IopstatsError(
+                "no Parquet dataset configured", column="data.parquet",
+                fix="set [data] parquet = 'path/to/dataset' (written by `iopstats convert`) or pass --parquet",
+            )
+        if self.data_engine not in DATA_ENGINES:
+            raise IopstatsError(
+                "unknown data engine", column="data.data_engine", value=self.data_engine,
+                fix='use data_engine = "pandas" or "dask" (papermill\'s notebook engine is [run] engine)',
+            )
+        if self.data_engine == "dask" and not parquet:
+            raise IopstatsError(
+                "the Dask engine reads a Parquet dataset", column="data.data_engine", value=self.data_engine,
+                fix="set [data] source = 'parquet' and parquet = 'path/to/dataset' (or pass --parquet)",
+            )
+        if self.scheduler is not None:
+            if not isinstance(self.scheduler, str) or not _SCHEDULER.match(self.scheduler):
+                raise IopstatsError(
+                    "scheduler must be the address of a Dask scheduler", column="data.scheduler",
+                    value=self.scheduler, fix='write e.g. scheduler = "tcp://10.0.0.5:8786", or leave it out '
+                                              "to start a local cluster of 2 workers",
+                )
+            if self.data_engine != "dask":
+                raise IopstatsError(
+                    "scheduler is for the Dask engine", column="data.scheduler", value=self.scheduler,
+                    fix='set data_engine = "dask" (or pass --data-engine dask), or leave scheduler out',
+                )
+        if self.years is not None:
+            years = self.years
+            if (not isinstance(years, tuple) or not years
+                    or not all(isinstance(y, int) and not isinstance(y, bool) and 1900 <= y <= 2100 for y in years)):
+                raise IopstatsError(
+                    "years must be a non-empty list of discharge years", column="data.years", value=years,
+                    fix="write e.g. years = [2019, 2020]",
+                )
+            if len(set(years)) != len(years):
+                raise IopstatsError("a year is listed twice", column="data.years", value=list(years),
+                                    fix="list each discharge year once")
+            if not parquet:
+                raise IopstatsError("years selects partitions of a Parquet dataset", column="data.years",
+                                    fix="set [data] source = 'parquet', or use [analysis] period_start/period_end")
+        if parquet and (self.period_start or self.period_end):
+            raise IopstatsError(
+                "a Parquet source is selected by discharge year, not admission month",
+                column="analysis.period_start" if self.period_start else "analysis.period_end",
+                fix="remove period_start/period_end and set [data] years = [2019, 2020]",
+            )
+        if parquet and self.adjust is not None:
+            from iopstats.compare.headline import _check_covariates
+
+            try:
+                _check_covariates(self.adjust)
+            except IopstatsError as exc:
+                raise IopstatsError(exc.message, column="analysis.adjust", value=exc.value, fix=exc.fix) from None
+
     def with_overrides(self, **kw: Any) -> ReportConfig:
-        """Copy with the given non-``None`` settings replaced."""
+        """Copy with the given non-``None`` settings replaced.
+
+        ``episodes`` switches the source to ``"files"``, ``parquet`` to
+        ``"parquet"``; notebooks and covariates that were the old source's
+        defaults become the new source's defaults.
+        """
         kw = {k: v for k, v in kw.items() if v is not None}
         if kw.get("episodes") and "source" not in kw:
             kw["source"] = "files"
+        if kw.get("parquet") and "source" not in kw:
+            kw["source"] = "parquet"
+        if "years" in kw:
+            kw["years"] = tuple(kw["years"])
+        new_source = kw.get("source", self.source)
+        if new_source != self.source:
+            if "notebooks" not in kw and self.notebooks == _default_notebooks(self.source):
+                kw["notebooks"] = None
+            if "adjust" not in kw and self.adjust == _default_adjust(self.source):
+                kw["adjust"] = None
         return replace(self, **kw)
 
     def input_paths(self) -> dict[str, Path]:
@@ -176,6 +333,8 @@ class ReportConfig:
         if self.source == "ctn0094":
             d = Path(self.ctn0094 or "../shared/data/ctn0094")
             return {p.stem: p for p in sorted(d.glob("*.csv"))}
+        if self.source == "parquet":
+            return {"parquet": Path(self.parquet)}
         out = {}
         for t in ("episodes", "followups", "sessions", "mapping"):
             v = getattr(self, t)
@@ -186,6 +345,16 @@ class ReportConfig:
     def notebook_parameters(self) -> dict[str, Any]:
         """Parameters injected into the notebooks' ``parameters`` cell."""
         src = self.source
+        if src == "parquet":
+            return {
+                "parquet_path": str(Path(self.parquet).resolve()),
+                "data_engine": self.data_engine,
+                "scheduler": self.scheduler,
+                "years": list(self.years) if self.years else None,
+                "reference": self.reference,
+                "adjust": list(self.adjust),
+                "threshold": int(self.threshold),
+            }
         paths = {}
         if src == "sample":
             d = sample_dir()
@@ -244,7 +413,7 @@ def load_config(path: str | os.PathLike | None = None) -> ReportConfig:
                 )
             kw[key] = value
     base = p.resolve().parent
-    for key in ("episodes", "followups", "sessions", "mapping", "ctn0094", "out"):
+    for key in ("episodes", "followups", "sessions", "mapping", "ctn0094", "parquet", "out"):
         if key in kw and kw[key] is not None:
             v = Path(str(kw[key])).expanduser()
             kw[key] = str(v if v.is_absolute() else base / v)
@@ -253,9 +422,90 @@ def load_config(path: str | os.PathLike | None = None) -> ReportConfig:
             if not isinstance(kw[key], list) or not all(isinstance(x, str) for x in kw[key]):
                 raise IopstatsError("expected a list of names", file=p, column=key)
             kw[key] = tuple(kw[key])
+    if "years" in kw:
+        if not isinstance(kw["years"], list):
+            raise IopstatsError("years must be a list of discharge years", file=p, column="data.years",
+                                value=kw["years"], fix="write e.g. years = [2019, 2020]")
+        kw["years"] = tuple(kw["years"])
     if "source" not in kw and "episodes" in kw:
         kw["source"] = "files"
+    if "source" not in kw and "parquet" in kw:
+        kw["source"] = "parquet"
     return ReportConfig(config_file=str(p.resolve()), **kw)
+
+
+def dataset_files(path: str | os.PathLike) -> list[tuple[str, int]]:
+    """Files of a Parquet dataset as ``(path relative to the dataset, bytes)``, sorted.
+
+    A single ``.parquet`` file gives itself. Only ``*.parquet`` files count
+    (what the readers read); hidden files and markers are ignored.
+    """
+    root = Path(path)
+    if root.is_file():
+        return [(root.name, root.stat().st_size)]
+    if not root.is_dir():
+        raise IopstatsError("Parquet dataset not found", file=root,
+                            fix="check [data] parquet, or create the dataset with `iopstats convert`")
+    out = []
+    for f in root.rglob("*.parquet"):
+        rel = f.relative_to(root)
+        if f.is_file() and not any(part.startswith((".", "_")) for part in rel.parts):
+            out.append((rel.as_posix(), f.stat().st_size))
+    if not out:
+        raise IopstatsError("the Parquet dataset folder holds no .parquet files", file=root,
+                            fix="point [data] parquet at a folder written by `iopstats convert`")
+    return sorted(out)
+
+
+def dataset_fingerprint(path: str | os.PathLike) -> dict[str, Any]:
+    """Identify a Parquet dataset without reading gigabytes: SHA-256 of its file list and sizes.
+
+    The digest is over one line ``relative/path<TAB>bytes`` per file, in
+    sorted order: adding, removing, renaming or resizing a file changes it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "discharge_year=2019").mkdir()
+    >>> _ = (d / "discharge_year=2019" / "part-0.parquet").write_bytes(b"x" * 10)
+    >>> fp = dataset_fingerprint(d)
+    >>> fp["files"], fp["bytes"], len(fp["sha256"])
+    (1, 10, 64)
+    """
+    import hashlib
+
+    files = dataset_files(path)
+    listing = "".join(f"{rel}\t{size}\n" for rel, size in files)
+    return {
+        "path": str(Path(path).resolve()),
+        "files": len(files),
+        "bytes": int(sum(size for _, size in files)),
+        "sha256": hashlib.sha256(listing.encode("utf-8")).hexdigest(),
+        "hash_of": "sorted list of (relative path, size in bytes) of the dataset's .parquet files",
+    }
+
+
+def dataset_years(path: str | os.PathLike) -> list[int]:
+    """Discharge years of a dataset partitioned by ``discharge_year`` (from folder names, no data read).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for y in (2020, 2019):
+    ...     (d / f"discharge_year={y}").mkdir()
+    ...     _ = (d / f"discharge_year={y}" / "part-0.parquet").write_bytes(b"x")
+    >>> dataset_years(d)
+    [2019, 2020]
+    """
+    years = set()
+    for rel, _ in dataset_files(path):
+        for part in rel.split("/")[:-1]:
+            key, _, value = part.partition("=")
+            if key == "discharge_year" and value.isdigit():
+                years.add(int(value))
+    return sorted(years)
 
 
 def load_inputs(

@@ -7,7 +7,7 @@ Layout of the output folder (``reports/`` by default)::
       current -> runs/<id>  symlink to the last good run (swapped atomically)
       runs/<YYYYmmddTHHMMSS>/
         iop_outcomes.html   self-contained (images embedded, no remote resources)
-        data_quality.html
+        data_quality.html   (national_headline.html for a Parquet source)
         *.ipynb             executed notebooks (kept for diagnosis)
         manifest.json       inputs (sha256), rows, package versions, timings, status
       iopstats.log          log of every run
@@ -17,6 +17,14 @@ A run works in ``reports/.tmp-<id>-<pid>/`` (same filesystem) and is renamed
 into ``runs/`` when done. Only a fully successful run moves ``current``; a
 failed, timed-out or killed run never touches it. A killed run's temporary
 folder is moved to ``runs/`` as ``interrupted`` by the next run.
+
+With ``source = "parquet"`` the run executes ``national_headline`` on the
+configured data engine (pandas, or Dask: the rows stay on the workers). A
+dataset can be gigabytes, so instead of hashing its bytes the manifest records
+``dataset`` (path, file count, bytes and the SHA-256 of the sorted file list
+with sizes, see :func:`iopstats.report.config.dataset_fingerprint`),
+``data_engine`` and ``scheduler``; ``rows.episodes.counted`` is the sum of the
+count table's ``n``.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from pathlib import Path
 from string import Template
 
 from iopstats.exceptions import IopstatsError
-from iopstats.report.config import NOTEBOOKS, ReportConfig
+from iopstats.report.config import ALL_NOTEBOOKS, ReportConfig, dataset_fingerprint, dataset_years
 from iopstats.report.privacy import DEFAULT_THRESHOLD, IDENTIFIER_PATTERNS, find_identifiers, marker
 
 __all__ = [
@@ -63,14 +71,15 @@ EXIT_LOCKED = 3
 _HERE = Path(__file__).resolve().parent
 _TEMPLATES = _HERE / "templates"
 _PACKAGES = ("iopstats", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn",
-             "papermill", "nbclient", "nbconvert", "ipykernel", "pyarrow")
-_TITLES = {"iop_outcomes": "IOP outcomes report", "data_quality": "Data quality report"}
+             "papermill", "nbclient", "nbconvert", "ipykernel", "pyarrow", "dask", "distributed")
+_TITLES = {"iop_outcomes": "IOP outcomes report", "data_quality": "Data quality report",
+           "national_headline": "National headline report"}
 
 
 def notebook_path(name: str, notebook_dir: str | os.PathLike | None = None) -> Path:
     """Path of a report notebook: bundled in the package, or in ``notebook_dir``."""
-    if name not in NOTEBOOKS:
-        raise IopstatsError("unknown report notebook", value=name, fix=f"choose from {list(NOTEBOOKS)}")
+    if name not in ALL_NOTEBOOKS:
+        raise IopstatsError("unknown report notebook", value=name, fix=f"choose from {list(ALL_NOTEBOOKS)}")
     p = Path(notebook_dir or _HERE / "notebooks") / f"{name}.ipynb"
     if not p.exists():
         raise IopstatsError("report notebook not found", file=p, fix="reinstall iopstats or fix notebook_dir")
@@ -251,7 +260,8 @@ def build_index(out: Path) -> Path:
         links = " ".join(f"<a href='runs/{rid}/{esc(r)}'>{esc(Path(r).stem)}</a>" for r in m.get("reports", []))
         if status != "ok":
             links += f" <a href='runs/{rid}/manifest.json'>manifest</a>"
-        loaded = m.get("rows", {}).get("episodes", {}).get("loaded", "")
+        eps = m.get("rows", {}).get("episodes", {})
+        loaded = eps.get("loaded", eps.get("counted", ""))
         if isinstance(loaded, int):
             t = int(m.get("threshold") or DEFAULT_THRESHOLD)
             loaded = marker(t) if 1 <= loaded < t else f"{loaded:,}"
@@ -439,11 +449,22 @@ def _run_locked(config: ReportConfig, out: Path, log: logging.Logger, notebook_d
         "steps": [],
         "reports": [],
     }
+    if config.source == "parquet":
+        manifest["data_engine"] = config.data_engine
+        local = "LocalCluster (2 workers) started for the run" if config.data_engine == "dask" else None
+        manifest["scheduler"] = config.scheduler or local
+        manifest["years"] = list(config.years) if config.years else "all"
     log.info("run %s started (source %s, output %s)", rid, config.source, out)
     status, error = "ok", None
     try:
         t0 = time.time()
-        for table, path in config.input_paths().items():
+        if config.source == "parquet":
+            manifest["dataset"] = fp = _check_dataset(config)
+            manifest["inputs"].append({"table": "parquet", "path": fp["path"], "bytes": fp["bytes"],
+                                       "files": fp["files"], "sha256": fp["sha256"], "hash_of": fp["hash_of"]})
+            log.info("dataset %s: %d files, %d bytes (engine %s)", manifest["dataset"]["path"],
+                     manifest["dataset"]["files"], manifest["dataset"]["bytes"], config.data_engine)
+        for table, path in ({} if config.source == "parquet" else config.input_paths()).items():
             if not path.exists():
                 raise IopstatsError("input file not found", file=path, fix="check the paths in the config")
             manifest["inputs"].append({"table": table, "path": str(path), "bytes": path.stat().st_size,
@@ -479,6 +500,8 @@ def _run_locked(config: ReportConfig, out: Path, log: logging.Logger, notebook_d
             if summary.exists():
                 data = json.loads(summary.read_text(encoding="utf-8"))
                 manifest["rows"].update(data.get("rows", {}))
+                if "data" in data:
+                    manifest.setdefault("notebook_data", {})[name] = data["data"]
                 summary.unlink()
             t0 = time.time()
             html_path = tmp / f"{name}.html"
@@ -513,6 +536,20 @@ def _run_locked(config: ReportConfig, out: Path, log: logging.Logger, notebook_d
     build_index(out)
     log.info("index written: %s", out / "index.html")
     return RunOutcome(EXIT_OK if status == "ok" else EXIT_FAILED, status, final, manifest)
+
+
+def _check_dataset(config: ReportConfig) -> dict:
+    """Fingerprint of the configured Parquet dataset; configured years must be in it."""
+    fp = dataset_fingerprint(config.parquet)
+    if config.years:
+        have = dataset_years(config.parquet)
+        missing = [y for y in config.years if y not in have]
+        if missing:
+            raise IopstatsError(
+                "discharge year not in the Parquet dataset", file=config.parquet, column="data.years",
+                value=missing[0], fix=f"years in the dataset: {have or 'none (not partitioned by discharge_year)'}",
+            )
+    return fp
 
 
 def _first_line(exc: Exception) -> str:

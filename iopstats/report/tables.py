@@ -41,6 +41,11 @@ __all__ = [
     "p_chart_table",
     "cohort_kpis",
     "filter_period",
+    "cohort_year_table",
+    "km_curve_from_table",
+    "km_at_risk_from_table",
+    "headline_effects_table",
+    "describe_ratio",
 ]
 
 T = privacy.DEFAULT_THRESHOLD
@@ -537,3 +542,173 @@ def cohort_kpis(outcomes: pd.DataFrame, threshold: int = T) -> list[tuple[str, s
         p = outcomes["admit_period"].dropna().astype(str)
         kp.append(("admissions", f"{p.min()} to {p.max()}"))
     return kp
+
+
+# --------------------------------------------------------------------------- national headline (count tables)
+
+
+def cohort_year_table(counts: pd.DataFrame, threshold: int = T, *, level: str = "level", year: str = "year",
+                      n: str = "n") -> ReportTable:
+    """Episodes by level of care (rows) and discharge year (columns), with an all-years column.
+
+    ``counts`` is tidy (one row per level and year, e.g. from per-year
+    headline results). Row totals (all years) and column totals are treated as
+    public, so suppression is complementary in both directions.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"level": ["iop", "iop", "outpatient", "outpatient"], "year": [2019, 2020] * 2,
+    ...                   "n": [120, 4, 300, 310]})
+    >>> cohort_year_table(c).summary.to_dict("list")
+    {'level': ['iop', 'outpatient'], '2019': ['<11', '<11'], '2020': ['<11', '<11'], 'all years': ['124', '610']}
+    """
+    for c in (level, year, n):
+        if c not in counts.columns:
+            raise IopstatsError("cohort counts need this column", column=c, fix="pass level, year and n columns")
+    t = counts[[level, year, n]].copy()
+    t[level] = t[level].astype(str)
+    t[year] = t[year].astype(int).astype(str)
+    wide = t.pivot_table(index=level, columns=year, values=n, aggfunc="sum", fill_value=0, sort=False).astype(float)
+    wide = wide.reindex(index=list(dict.fromkeys(t[level])), columns=sorted(wide.columns))
+    s = privacy.suppress_matrix(wide, threshold)
+    v = wide.where(~s.cells)
+    total = wide.sum(axis=1)
+    tot_mask = s.row_totals if s.row_totals is not None else pd.Series(False, index=wide.index)
+    v["all years"] = total.where(~tot_mask.to_numpy())
+    mask = pd.concat([s.cells, pd.DataFrame({"all years": tot_mask.to_numpy()}, index=wide.index)], axis=1)
+    out = v.reset_index().rename(columns={level: "level"})
+    out.columns = [str(c) for c in out.columns]
+    mask = pd.concat([pd.DataFrame({"level": False}, index=wide.index), mask], axis=1).reset_index(drop=True)
+    return make_table(out, mask, formats={c: "count" for c in out.columns[1:]}, threshold=threshold,
+                      title="Episodes by level of care and discharge year")
+
+
+def km_curve_from_table(km_table: pd.DataFrame, threshold: int = T) -> pd.DataFrame:
+    """Kaplan-Meier steps where at least ``threshold`` episodes are at risk (from ``KaplanMeierResult.table``).
+
+    The number at risk of a step is a column of the fit's table, so curves
+    fitted on a collapsed count table are truncated without the rows: each
+    step after fewer than ``threshold`` remain would reveal single events.
+
+    Examples
+    --------
+    >>> k = pd.DataFrame({"group": ["iop"] * 3, "time": [1.0, 5.0, 9.0], "n_at_risk": [40, 12, 6],
+    ...                   "survival": [0.9, 0.6, 0.3], "ci_low": [0.8, 0.4, 0.1], "ci_high": [1.0, 0.8, 0.6]})
+    >>> km_curve_from_table(k)["time"].tolist()
+    [1.0, 5.0]
+    """
+    if "n_at_risk" not in km_table.columns:
+        raise IopstatsError("the Kaplan-Meier table needs n_at_risk", column="n_at_risk",
+                            fix="pass KaplanMeierResult.table")
+    keep = km_table["n_at_risk"].astype(float) >= threshold
+    cols = [c for c in ("group", "time", "survival", "ci_low", "ci_high") if c in km_table.columns]
+    return km_table.loc[keep, cols].reset_index(drop=True)
+
+
+def km_at_risk_from_table(km_table: pd.DataFrame, times: Sequence[float], threshold: int = T) -> pd.DataFrame:
+    """Numbers at risk per group at ``times`` from a Kaplan-Meier step table, suppressed (text).
+
+    At risk at ``t`` = at risk at the first step at or after ``t`` (nobody
+    leaves between steps); 0 after the last step.
+
+    Examples
+    --------
+    >>> k = pd.DataFrame({"group": ["a", "a", "b", "b"], "time": [10.0, 40.0, 5.0, 50.0],
+    ...                   "n_at_risk": [60, 30, 80, 25]})
+    >>> km_at_risk_from_table(k, [0, 30, 60])["n_at_risk"].tolist()
+    ['60', '30', '0', '80', '25', '0']
+    """
+    for c in ("group", "time", "n_at_risk"):
+        if c not in km_table.columns:
+            raise IopstatsError("the Kaplan-Meier table needs this column", column=c, fix="pass KaplanMeierResult.table")
+    rows = []
+    for g, part in km_table.groupby("group", observed=True, sort=False):
+        tt = part["time"].to_numpy(float)
+        order = np.argsort(tt, kind="mergesort")
+        tt, nr = tt[order], part["n_at_risk"].to_numpy(float)[order]
+        for t in times:
+            i = int(np.searchsorted(tt, float(t), side="left"))
+            rows.append({"group": str(g), "time": t, "n_at_risk": float(nr[i]) if i < len(tt) else 0.0})
+    return privacy.suppress_at_risk(pd.DataFrame(rows, columns=["group", "time", "n_at_risk"]), threshold)
+
+
+def headline_effects_table(summary: pd.DataFrame, raw: ReportTable, km_summary: pd.DataFrame | None = None, *,
+                           reference: str = "iop", threshold: int = T, title: str = "",
+                           remarks: Sequence[str] = ()) -> ReportTable:
+    """Adjusted odds ratios and hazard ratios of ``HeadlineResult.summary``, suppressed with the raw table.
+
+    A level loses its ratios when its raw completion comparison (see
+    :func:`comparison_table`) hides the risk difference, or when its (or the
+    reference's) number of episodes or of episodes that left treatment in
+    ``km_summary`` (``KaplanMeierResult.summary``: group, n, events) is 1 to
+    ``threshold - 1``.
+
+    Examples
+    --------
+    >>> summ = pd.DataFrame({"adj_odds_ratio": [np.nan, 0.8, 1.3], "adj_or_ci_low": [np.nan, 0.6, 0.9],
+    ...     "adj_or_ci_high": [np.nan, 1.1, 1.9], "hazard_ratio": [np.nan, 1.6, 0.7],
+    ...     "hr_ci_low": [np.nan, 1.4, 0.5], "hr_ci_high": [np.nan, 1.8, 0.9]},
+    ...     index=pd.Index(["iop", "outpatient", "inpatient"], name="level"))
+    >>> cmp = pd.DataFrame({"level": ["outpatient", "inpatient"], "n": [300, 40], "events": [120, 15],
+    ...     "ref_n": [200, 200], "ref_events": [80, 80], "risk_difference": [0.0, 0.025]})
+    >>> km = pd.DataFrame({"group": ["iop", "outpatient", "inpatient"], "n": [200, 300, 40], "events": [190, 290, 5]})
+    >>> t = headline_effects_table(summ, comparison_table(cmp), km)  # 5 inpatient episodes left treatment
+    >>> t.summary[["level", "adj_odds_ratio", "hazard_ratio"]].to_dict("list")
+    {'level': ['outpatient', 'inpatient'], 'adj_odds_ratio': ['0.80', '<11'], 'hazard_ratio': ['1.60', '<11']}
+    """
+    cols = ["adj_odds_ratio", "adj_or_ci_low", "adj_or_ci_high", "hazard_ratio", "hr_ci_low", "hr_ci_high"]
+    for c in cols:
+        if c not in summary.columns:
+            raise IopstatsError("headline summary needs this column", column=c, fix="pass HeadlineResult.summary")
+    s = summary.reset_index()
+    s = s.rename(columns={s.columns[0]: "level"})
+    s["level"] = s["level"].astype(str)
+    s = s[s["level"] != str(reference)].reset_index(drop=True)
+    hidden: dict[str, bool] = {}
+    effect = "risk_difference" if "risk_difference" in raw.mask.columns else None
+    for lvl, m in zip(raw.values["level"].astype(str), raw.mask.itertuples(index=False)):
+        row = m._asdict()
+        hidden[lvl] = bool(row.get(effect, False)) if effect else any(row.values())
+    small: dict[str, bool] = {}
+    if km_summary is not None:
+        for lvl, n, ev in zip(km_summary["group"].astype(str), km_summary["n"].astype(float),
+                              km_summary["events"].astype(float)):
+            small[lvl] = bool((1 <= n < threshold) or (1 <= ev < threshold))
+    ref_small = small.get(str(reference), False)
+    hide = np.array([hidden.get(lvl, True) or small.get(lvl, False) or ref_small for lvl in s["level"]],
+                    dtype=bool)
+    v = s[["level", *cols]].copy()
+    mask = pd.DataFrame(False, index=v.index, columns=v.columns)
+    for c in cols:
+        mask[c] = hide
+        v[c] = v[c].astype(object).where(~hide, None)
+    return make_table(v, mask, formats={c: "ratio" for c in cols}, title=title, remarks=remarks,
+                      threshold=threshold)
+
+
+def describe_ratio(
+    row: Mapping, *, estimand: str, keys: Sequence[str], reference: str = "iop", adjusted_for: Sequence[str] = (),
+    method: str = "", confidence: float = 0.95, threshold: int = T, reading: str = "",
+) -> str:
+    """One plain-language sentence for a ratio (odds or hazard ratio): estimand, method, estimate, interval.
+
+    ``reading`` is appended when given (what a ratio above 1 means).
+
+    Examples
+    --------
+    >>> describe_ratio({"level": "outpatient", "hazard_ratio": 1.65, "hr_ci_low": 1.5, "hr_ci_high": 1.81},
+    ...                estimand="Hazard ratio of leaving treatment", keys=("hazard_ratio", "hr_ci_low", "hr_ci_high"),
+    ...                adjusted_for=["sex"], method="Cox model, Efron ties")
+    'Hazard ratio of leaving treatment, IOP / outpatient (adjusted for sex; Cox model, Efron ties): 1.65 (95% interval 1.50 to 1.81).'
+    """
+    level = str(row["level"])
+    ref = "IOP" if reference == "iop" else str(reference)
+    adj = ("adjusted for " + ", ".join(a.replace("_", " ") for a in adjusted_for)) if adjusted_for else "unadjusted"
+    how = f"{adj}; {method}" if method else adj
+    head = f"{estimand}, {ref} / {level} ({how})"
+    vals = [row.get(k) for k in keys]
+    if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in vals):
+        return f"{head}: not shown, because a count it rests on is under {threshold}."
+    est, lo, hi = (float(v) for v in vals)
+    text = f"{head}: {est:.2f} ({100 * confidence:.0f}% interval {lo:.2f} to {hi:.2f})."
+    return f"{text} {reading}" if reading else text
