@@ -357,7 +357,8 @@ def newton(cd: CoxData, max_iter: int = 30, init: np.ndarray | None = None) -> N
     coefficients larger than 1), or when the
     log-likelihood changes by less than 1e-10 relative between iterations
     (R's criterion; then coefficients whose next step is still large are
-    reported as possibly infinite, as R warns).
+    reported as possibly infinite, as R warns; otherwise the pending step is
+    taken so the estimate is the maximum, not one iteration short of it).
     """
     k = cd.k
     beta = np.zeros(k) if init is None else np.asarray(init, dtype=float)
@@ -380,10 +381,22 @@ def newton(cd: CoxData, max_iter: int = 30, init: np.ndarray | None = None) -> N
             return NewtonResult(beta, st, null_state, it, False, infinite, sing if sing is not None else 0)
         if np.all(np.abs(step) <= 1e-9 * np.maximum(1.0, np.abs(beta))):
             converged = True
+            # take the last (tiny) step too: the estimate is then the maximum to
+            # machine precision, as Newton converges quadratically
+            final = evaluate(cd, beta + step)
+            if np.isfinite(final.loglik) and final.loglik >= st.loglik - 1e-12 * abs(st.loglik):
+                beta, st = beta + step, final
             break
         if prev is not None and abs(st.loglik - prev.loglik) <= 1e-10 * abs(st.loglik):
             converged = True
             infinite = (np.abs(step) > 1e-9) & (np.abs(step) > np.sqrt(1e-9) * np.abs(beta))
+            if not infinite.any():
+                # The log-likelihood is flat but the pending Newton step is finite:
+                # take it, so the estimate sits at the maximum (score ~ 0, as R's)
+                # rather than one iteration short of it.
+                polished = evaluate(cd, beta + step)
+                if np.isfinite(polished.loglik) and polished.loglik >= st.loglik - 1e-12 * abs(st.loglik):
+                    beta, st = beta + step, polished
             break
         if it >= max_iter:
             break

@@ -391,15 +391,12 @@ def test_sample_collapsed_counts_against_R(tables):
 
 
 
-# ---------------------------------------------------------------------------- known precision gaps
+# ---------------------------------------------------------------------------- at the maximum, to 1e-10
 # R's estimates here are the maximum (partial) likelihood to ~1e-12: the R script checks the
 # score test at them is ~0 (coxph) and re-evaluates glm's covariance at the converged
 # coefficients. iopstats agrees to 1e-6 (above) but not to 1e-10, for the two reasons below.
-# Both are strict xfails: when the estimator is fixed they pass, and the marker must go.
-@pytest.mark.xfail(strict=True, reason=(
-    "iopstats.stats._cox_fit.newton stops on the 1e-10 relative log-likelihood criterion without "
-    "taking the pending Newton step: coefficients 6e-9 (sample, Breslow) to 2e-8 (CTN-0094, strata) "
-    "relative from the maximum, score up to 2e-6 there (R: 7e-12)"))
+# The Cox one is fixed (the pending Newton step is taken); the logistic one is a strict xfail
+# until its information matrix is evaluated at the final coefficients.
 def test_sample_cox_breslow_at_the_maximum_against_R(tables):
     # R: coxph(Surv(time_in_treatment, left_treatment) ~ covs, ties = "breslow")
     fit = iopstats.cox(tables["sample"], TIME, EVENT, COVARIATES["sample"], ties="breslow")
@@ -416,3 +413,17 @@ def test_sample_logistic_se_at_the_maximum_against_R(tables):
     fit = iopstats.logistic(tables["sample"], "completed", COVARIATES["sample"])
     r = _ref("ref_logistic.csv", "sample")
     _close(fit.summary["se"], r[r["what"] == "se"].set_index("term")["value"], "se", rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["sample", "ctn0094"])
+@pytest.mark.parametrize("model,kwargs", [
+    ("breslow", {"ties": "breslow"}),
+    ("strata_site", {"strata": "site"}),
+    ("strata_site_breslow", {"strata": "site", "ties": "breslow"}),
+])
+def test_cox_at_the_maximum_against_R(tables, name, model, kwargs):
+    # R: coxph(Surv(time_in_treatment, left_treatment) ~ covs [+ strata(site)], ties = ...);
+    # the R script checks the score test at R's estimate is ~0, so it is the maximum.
+    fit = iopstats.cox(_table(tables, name), TIME, EVENT, COVARIATES[name], **kwargs)
+    r = _ref("ref_cox.csv", f"{name} {model}", column="model")
+    _close(fit.summary["coef"], r[r["what"] == "coef"].set_index("term")["value"], "coef", rtol=1e-10)
