@@ -28,8 +28,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from iopstats._checks import check_frame, column_list, frequency_weights, group_order, treatment_levels
 from iopstats.exceptions import IopstatsError
-from iopstats.stats.rates import _as_list, _check_frame, _freq_weights, _group_order
 
 __all__ = ["balance_table"]
 
@@ -58,7 +58,7 @@ def _indicators(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarr
             binary.append(bool(np.isin(vals, (0.0, 1.0)).all()) if len(vals) else False)
             usable.append(~np.isnan(v))
         else:
-            for level in _group_order(s):
+            for level in group_order(s):
                 cols.append((s == level).fillna(False).to_numpy(dtype=float))
                 covs.append(c)
                 terms.append(f"{c}[{level}]")
@@ -143,22 +143,19 @@ def balance_table(
     0  sex[f]    op       0.5        0.25   -0.534522
     1  sex[m]    op       0.5        0.75    0.534522
     """
-    covs = _as_list(covariates, "covariates")
+    covs = column_list(covariates, "covariates")
     if not covs:
         raise IopstatsError("give at least one covariate", fix='e.g. covariates=["age_group", "sex"]')
-    _check_frame(data, [treatment, *covs] + ([weights] if weights else []))
+    check_frame(data, [treatment, *covs] + ([weights] if weights else []))
     try:
         threshold = float(threshold)
     except (TypeError, ValueError):
         threshold = float("nan")
     if not threshold > 0:
         raise IopstatsError("threshold must be a positive number", value=threshold, fix="e.g. threshold=0.1")
-    f = _freq_weights(data, weights)
+    f = frequency_weights(data, weights)
     f = np.ones(len(data)) if f is None else f
-    levels = _group_order(data[treatment])
-    if reference not in levels:
-        raise IopstatsError("reference level not found in the treatment column", column=treatment,
-                            value=reference, fix=f"use one of {levels[:12]}")
+    levels = treatment_levels(data, treatment, reference)
     if len(levels) < 2:
         raise IopstatsError("only one level of care in the data: nothing to compare", column=treatment,
                             value=reference, fix="pass data with at least two levels")

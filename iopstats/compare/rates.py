@@ -50,21 +50,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 
+from iopstats._checks import (binary_outcome, check_confidence, check_frame, column_list, frequency_weights,
+                              group_order)
 from iopstats._results import Result
 from iopstats.compare.multiplicity import benjamini_hochberg, holm
+from iopstats.compare.noninferiority import farrington_manning, newcombe_interval
 from iopstats.exceptions import IopstatsError
-from iopstats.stats.logistic import _collapse, _fit_patterns, _vdot
-from iopstats.stats.rates import (
-    _as_list,
-    _binary_outcome,
-    _check_confidence,
-    _check_frame,
-    _freq_weights,
-    _group_order,
-    wilson_interval,
-)
+from iopstats.stats._logistic_patterns import _Standardizer, _vdot
+from iopstats.stats.rates import wilson_interval
 
 __all__ = ["compare_rates", "RateComparison", "newcombe_interval", "farrington_manning"]
 
@@ -100,65 +95,6 @@ class RateComparison(Result):
 # ----------------------------------------------------------------------------
 # building blocks (vectorized over comparisons)
 # ----------------------------------------------------------------------------
-
-
-def newcombe_interval(x1, n1, x2, n2, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Newcombe hybrid score interval (method 10) for ``p1 - p2``.
-
-    Examples
-    --------
-    >>> lo, hi = newcombe_interval(56, 70, 48, 80)
-    >>> print(f"{float(lo):.4f} {float(hi):.4f}")
-    0.0524 0.3339
-    """
-    x1, n1, x2, n2 = (np.asarray(v, dtype=float) for v in (x1, n1, x2, n2))
-    l1, u1 = wilson_interval(x1, n1, confidence)
-    l2, u2 = wilson_interval(x2, n2, confidence)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p1, p2 = x1 / n1, x2 / n2
-    d = p1 - p2
-    lo = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-    hi = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return lo, hi
-
-
-def _restricted_mle(x1, n1, x2, n2, delta):
-    """Farrington-Manning MLE of (p1, p2) under ``p1 - p2 = delta``."""
-    p1h, p2h = x1 / n1, x2 / n2
-    theta = n2 / n1
-    a = 1.0 + theta
-    b = -(1.0 + theta + p1h + theta * p2h + delta * (theta + 2.0))
-    c = delta**2 + delta * (2.0 * p1h + theta + 1.0) + p1h + theta * p2h
-    d = -p1h * delta * (1.0 + delta)
-    v = b**3 / (3.0 * a) ** 3 - b * c / (6.0 * a * a) + d / (2.0 * a)
-    u = np.sign(v) * np.sqrt(np.maximum(b * b / (3.0 * a) ** 2 - c / (3.0 * a), 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(u == 0, 0.0, v / np.where(u == 0, 1.0, u**3))
-    w = (np.pi + np.arccos(np.clip(ratio, -1.0, 1.0))) / 3.0
-    p1t = 2.0 * u * np.cos(w) - b / (3.0 * a)
-    p1t = np.clip(p1t, np.maximum(0.0, delta), 1.0 + np.minimum(0.0, delta))
-    p2t = p1t - delta
-    return p1t, p2t
-
-
-def farrington_manning(x1, n1, x2, n2, delta) -> np.ndarray:
-    """Farrington-Manning score statistic for H0: ``p1 - p2 = delta``.
-
-    Large values favour ``p1 - p2 > delta``. With ``delta = 0`` it is the
-    signed square root of the uncorrected Pearson chi-square.
-
-    Examples
-    --------
-    >>> z = farrington_manning(56, 70, 48, 80, 0.0)
-    >>> round(float(z) ** 2, 4)  # prop.test(c(56, 48), c(70, 80), correct=FALSE)
-    7.0234
-    """
-    x1, n1, x2, n2 = (np.asarray(v, dtype=float) for v in (x1, n1, x2, n2))
-    delta = np.asarray(delta, dtype=float)
-    p1t, p2t = _restricted_mle(x1, n1, x2, n2, delta)
-    se = np.sqrt(p1t * (1.0 - p1t) / n1 + p2t * (1.0 - p2t) / n2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (x1 / n1 - x2 / n2 - delta) / se
 
 
 def _one_sided(z: np.ndarray, upper: bool) -> np.ndarray:
@@ -335,7 +271,7 @@ def compare_rates(
     >>> row["conclusion"]
     'iop non-inferior to outpatient (margin 0.1)'
     """
-    conf = _check_confidence(confidence)
+    conf = check_confidence(confidence)
     if alternative not in _ALTERNATIVES:
         raise IopstatsError("unknown alternative", value=alternative,
                             fix=f"use one of {', '.join(_ALTERNATIVES)}")
@@ -352,17 +288,17 @@ def compare_rates(
                                 value=margin, fix="e.g. margin=0.05 for 5 percentage points")
     if not isinstance(by, str):
         raise IopstatsError("by must be one column name", value=by)
-    adj = _as_list(adjust, "adjust")
-    _check_frame(data, [outcome, by, *adj] + ([weights] if weights else []))
+    adj = column_list(adjust, "adjust")
+    check_frame(data, [outcome, by, *adj] + ([weights] if weights else []))
     if outcome == by or outcome in adj or by in adj:
         raise IopstatsError("outcome, by and adjust columns must be different columns",
                             value=[outcome, by, *adj])
 
-    y = _binary_outcome(data, outcome)
-    w = _freq_weights(data, weights)
+    y = binary_outcome(data, outcome)
+    w = frequency_weights(data, weights)
     w = np.ones(len(y)) if w is None else w
     group = data[by]
-    present_levels = _group_order(group)
+    present_levels = group_order(group)
     if not any(lev == reference for lev in present_levels):
         raise IopstatsError(
             "reference level absent from the data", column=by, value=reference,
@@ -498,38 +434,26 @@ def compare_rates(
 def _adjusted(data, outcome, by, reference, adj, weights, levels, ref_i, other,
               margin, better, alternative, conf):
     """g-computation: standardized rates from outcome ~ by + adj, delta method."""
-    pat = _collapse(data, outcome, [by, *adj], weights, first_levels={by: reference},
-                    categorical=[by])
-    fit, D = _fit_patterns(pat)
-    lev_labels = list(pat.levels[0])
-    observed = set(np.unique(pat.codes[:, 0]).tolist())
-    m = pat.trials
-    N = m.sum()
-    V = fit.cov
+    gc = _Standardizer(data, outcome, by, adj, reference, weights)
+    pat, fit, D = gc.pat, gc.fit, gc.design
+    m, N, V = gc.m, gc.N, fit.cov
     q = stats.norm.ppf(0.5 + conf / 2.0)
-
-    def standardize(code: int):
-        p = special.expit(D.eta(fit.beta, override={0: code}))
-        r = _vdot(m, p) / N
-        g = D.xtv(m * p * (1.0 - p), override={0: code}) / N
-        return p, r, g
-
-    if 0 not in observed:
+    if 0 not in gc.observed:
         raise IopstatsError("the reference level has no complete rows for the adjusted model",
                             column=by, value=reference,
                             fix="check the adjustment covariates for missing values")
-    p_ref, r_ref, g_ref = standardize(0)
-    n_by_code = np.bincount(pat.codes[:, 0], weights=m, minlength=len(lev_labels))
+    p_ref, r_ref, g_ref = gc.risk(0)
+    n_by_code = np.bincount(pat.codes[:, 0], weights=m, minlength=len(gc.levels))
     rows = []
     for i in other:
         lev = levels[i]
-        code = lev_labels.index(lev) if lev in lev_labels else -1
-        if code < 0 or code not in observed:
+        code = gc.code(lev)
+        if code < 0:
             raise IopstatsError(
                 "a level has no rows with complete covariates for the adjusted model",
                 column=by, value=lev, fix="check the adjustment covariates for missing values",
             )
-        p_l, r_l, g_l = standardize(code)
+        p_l, r_l, g_l = gc.risk(code)
         n_l = float(n_by_code[code])
         dvec = g_ref - g_l
         diff = p_ref - p_l

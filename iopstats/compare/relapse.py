@@ -33,28 +33,16 @@ import pandas as pd
 from scipy import special, stats
 
 from iopstats.exceptions import IopstatsError
+from iopstats.outcomes.definitions import COVARIATES
 from iopstats.stats.rates import wilson_interval
 
 __all__ = ["relapse_rates", "DEFAULT_COVARIATES", "METHODS"]
 
 METHODS: tuple[str, ...] = ("complete_case", "missing_is_use", "multiple_imputation")
 
-#: Covariates used by the imputation model when present and informative.
-DEFAULT_COVARIATES: tuple[str, ...] = (
-    "age_group",
-    "sex",
-    "race",
-    "ethnicity",
-    "primary_substance",
-    "use_freq_admit",
-    "psych_problem",
-    "prior_treatment",
-    "referral_source",
-    "payer",
-    "employment",
-    "living_arrangement",
-    "opioid_medication",
-)
+#: Covariates used by the imputation model when present and informative: the outcome table's
+#: case-mix covariates (:data:`iopstats.outcomes.definitions.COVARIATES`).
+DEFAULT_COVARIATES: tuple[str, ...] = COVARIATES
 
 _PRIOR_SD = 5.0
 

@@ -16,29 +16,13 @@ import pandas as pd
 
 from iopstats.exceptions import IopstatsError
 from iopstats.io.schema import CODE_SETS, TABLES, coerce_dtypes
+from iopstats.outcomes.definitions import COVARIATES
 from iopstats.outcomes.engagement import engagement
 from iopstats.outcomes.readmission import continuity, readmission
 from iopstats.outcomes.relapse import relapse_outcomes, resolve_tolerances
 from iopstats.outcomes.retention import completion, length_of_stay, retention
 
 __all__ = ["build_outcomes", "PASSTHROUGH", "COVARIATES"]
-
-#: Covariates passed through from the episodes table.
-COVARIATES: tuple[str, ...] = (
-    "age_group",
-    "sex",
-    "race",
-    "ethnicity",
-    "primary_substance",
-    "use_freq_admit",
-    "psych_problem",
-    "prior_treatment",
-    "referral_source",
-    "payer",
-    "employment",
-    "living_arrangement",
-    "opioid_medication",
-)
 
 #: Key and descriptive columns passed through, in output order.
 PASSTHROUGH: tuple[str, ...] = (
@@ -78,6 +62,13 @@ def _positive_ints(name: str, values, minimum: int = 1) -> tuple[int, ...]:
     return vals
 
 
+def _raise_at_first(bad: np.ndarray, message: str, s: pd.Series, fix: str, show_value: bool = True) -> None:
+    """Raise ``message`` naming the column of ``s`` and the first row flagged in ``bad`` (if any)."""
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise IopstatsError(message, column=s.name, row=i, value=s.iloc[i] if show_value else None, fix=fix)
+
+
 def _prepare(df, table: str) -> pd.DataFrame:
     """Validate a canonical input table and return a coerced copy."""
     if not isinstance(df, pd.DataFrame):
@@ -101,15 +92,8 @@ def _prepare(df, table: str) -> pd.DataFrame:
         if c.dtype == "category":
             codes = CODE_SETS["followup_source"] if c.name == "source" else c.codes
             bad = s.notna().to_numpy() & ~s.astype(object).isin(codes).to_numpy()
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise IopstatsError(
-                    f"value outside the canonical code set in the {table} table",
-                    column=c.name,
-                    row=i,
-                    value=s.iloc[i],
-                    fix=f"recode to one of {', '.join(codes)} (a loader mapping's [codes] table does this)",
-                )
+            _raise_at_first(bad, f"value outside the canonical code set in the {table} table", s,
+                            f"recode to one of {', '.join(codes)} (a loader mapping's [codes] table does this)")
     try:
         out = coerce_dtypes(df, table)
     except (TypeError, ValueError) as exc:
@@ -120,25 +104,13 @@ def _prepare(df, table: str) -> pd.DataFrame:
     for c in cols:
         if c.name in df.columns and c.dtype == "datetime":
             lost = df[c.name].notna().to_numpy() & out[c.name].isna().to_numpy()
-            if lost.any():
-                i = int(np.flatnonzero(lost)[0])
-                raise IopstatsError(
-                    f"unreadable date in the {table} table",
-                    column=c.name,
-                    row=i,
-                    value=df[c.name].iloc[i],
-                    fix="give dates as YYYY-MM-DD (or datetime values)",
-                )
+            _raise_at_first(lost, f"unreadable date in the {table} table", df[c.name],
+                            "give dates as YYYY-MM-DD (or datetime values)")
     for c in cols:
         if c.required and c.name in out.columns:
-            miss = out[c.name].isna().to_numpy()
-            if miss.any():
-                raise IopstatsError(
-                    f"required column has missing values in the {table} table",
-                    column=c.name,
-                    row=int(np.flatnonzero(miss)[0]),
-                    fix="drop or repair these rows (the loaders quarantine them)",
-                )
+            _raise_at_first(out[c.name].isna().to_numpy(),
+                            f"required column has missing values in the {table} table", out[c.name],
+                            "drop or repair these rows (the loaders quarantine them)", show_value=False)
     return out
 
 

@@ -13,7 +13,27 @@ import pandas as pd
 
 from iopstats.outcomes.relapse import resolve_tolerances
 
-__all__ = ["outcome_definitions"]
+__all__ = ["outcome_definitions", "COVARIATES", "COVARIATE_WORDS"]
+
+#: Case-mix covariates recorded at admission, passed through by build_outcomes, with their plain words.
+COVARIATE_WORDS: dict[str, str] = {
+    "age_group": "Age group (TEDS bands)",
+    "sex": "Sex",
+    "race": "Race",
+    "ethnicity": "Hispanic ethnicity",
+    "primary_substance": "Primary substance",
+    "use_freq_admit": "Past-month use of the primary substance",
+    "psych_problem": "Co-occurring psychiatric problem",
+    "prior_treatment": "Any prior treatment episode",
+    "referral_source": "Referral source",
+    "payer": "Expected payer / insurance",
+    "employment": "Employment status",
+    "living_arrangement": "Living arrangement",
+    "opioid_medication": "Medication for opioid use disorder planned or received",
+}
+
+#: Covariate columns, in output order (the default case mix of adjusted and imputed comparisons).
+COVARIATES: tuple[str, ...] = tuple(COVARIATE_WORDS)
 
 _EP = "episodes"
 _ALL = "all episodes"
@@ -70,19 +90,7 @@ def outcome_definitions(
         ("discharge_reason", "key", "Recorded reason the episode ended; missing while open.", _DISCH, _EP),
         ("admit_period", "key", "Admission month as YYYY-MM.", _ALL, _EP),
         ("admit_year", "key", "Admission year.", _ALL, _EP),
-        _cov("age_group", "Age group (TEDS bands)"),
-        _cov("sex", "Sex"),
-        _cov("race", "Race"),
-        _cov("ethnicity", "Hispanic ethnicity"),
-        _cov("primary_substance", "Primary substance"),
-        _cov("use_freq_admit", "Past-month use of the primary substance"),
-        _cov("psych_problem", "Co-occurring psychiatric problem"),
-        _cov("prior_treatment", "Any prior treatment episode"),
-        _cov("referral_source", "Referral source"),
-        _cov("payer", "Expected payer / insurance"),
-        _cov("employment", "Employment status"),
-        _cov("living_arrangement", "Living arrangement"),
-        _cov("opioid_medication", "Medication for opioid use disorder planned or received"),
+        *(_cov(name, words) for name, words in COVARIATE_WORDS.items()),
         ("completed", "completion",
          "Discharged with the reason 'completed'.", "discharged episodes with a known reason", _EP),
         ("completed_or_transferred", "completion",

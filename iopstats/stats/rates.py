@@ -20,23 +20,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from iopstats._checks import (binary_outcome, check_confidence, check_frame, column_list, frequency_weights,
+                              group_order)
 from iopstats.exceptions import IopstatsError
 
 __all__ = ["wilson_interval", "rates"]
-
-
-def _check_confidence(confidence: float) -> float:
-    try:
-        c = float(confidence)
-    except (TypeError, ValueError):
-        c = float("nan")
-    if not 0.0 < c < 1.0:
-        raise IopstatsError(
-            "confidence must be a number strictly between 0 and 1",
-            value=confidence,
-            fix="pass e.g. confidence=0.95",
-        )
-    return c
 
 
 def wilson_interval(events, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +53,7 @@ def wilson_interval(events, n, confidence: float = 0.95) -> tuple[np.ndarray, np
     >>> lo
     array([       nan, 0.23659309])
     """
-    c = _check_confidence(confidence)
+    c = check_confidence(confidence)
     x = np.asarray(events, dtype=float)
     m = np.asarray(n, dtype=float)
     x, m = np.broadcast_arrays(x, m)
@@ -94,118 +82,6 @@ def wilson_interval(events, n, confidence: float = 0.95) -> tuple[np.ndarray, np
     lo = np.where(empty, np.nan, lo)
     hi = np.where(empty, np.nan, hi)
     return lo, hi
-
-
-# ----------------------------------------------------------------------------
-# shared input helpers (used by iopstats.stats.logistic and iopstats.compare)
-# ----------------------------------------------------------------------------
-
-
-def _as_list(cols, what: str) -> list[str]:
-    if cols is None:
-        return []
-    if isinstance(cols, str):
-        return [cols]
-    if isinstance(cols, Sequence) or isinstance(cols, pd.Index):
-        out = list(cols)
-        if not all(isinstance(c, str) for c in out):
-            raise IopstatsError(f"{what} must be column names (strings)", value=out)
-        return out
-    raise IopstatsError(f"{what} must be a column name or a list of column names", value=cols)
-
-
-def _check_frame(data, columns: Sequence[str]) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise IopstatsError(
-            "data must be a pandas DataFrame",
-            value=type(data).__name__,
-            fix="pass the outcomes table (e.g. from iopstats.build_outcomes) as a DataFrame",
-        )
-    for c in columns:
-        if c not in data.columns:
-            raise IopstatsError(
-                "column not found",
-                column=c,
-                fix=f"use one of the columns present: {list(map(str, data.columns))[:15]}",
-            )
-    dup = [c for c in set(columns) if list(columns).count(c) > 1]
-    if dup:
-        raise IopstatsError("a column is used twice", column=dup[0], fix="pass each column once")
-
-
-def _binary_outcome(data: pd.DataFrame, outcome: str) -> np.ndarray:
-    """Outcome column as float array of 0.0/1.0 with nan for missing.
-
-    Accepts bool, pandas ``boolean`` and numeric 0/1 columns.
-    """
-    s = data[outcome]
-    if isinstance(s, pd.DataFrame):
-        raise IopstatsError("outcome column name is duplicated", column=outcome)
-    dt = s.dtype
-    if pd.api.types.is_bool_dtype(dt):
-        if isinstance(dt, pd.BooleanDtype):
-            return s.to_numpy(dtype=float, na_value=np.nan)
-        return s.to_numpy().astype(float)
-    if pd.api.types.is_numeric_dtype(dt) and not isinstance(dt, pd.CategoricalDtype):
-        y = s.to_numpy(dtype=float, na_value=np.nan)
-        ok = np.isnan(y) | (y == 0.0) | (y == 1.0)
-        if not ok.all():
-            bad = y[~ok][0]
-            raise IopstatsError(
-                "outcome must be binary (0/1 or True/False)",
-                column=outcome,
-                value=bad,
-                fix="recode the outcome to 0/1 or True/False (missing as NA)",
-            )
-        return y
-    if dt == object:
-        # object columns holding only True/False/None are fine
-        vals = s.dropna().unique()
-        if all(isinstance(v, (bool, np.bool_)) for v in vals):
-            return s.map({True: 1.0, False: 0.0}).to_numpy(dtype=float, na_value=np.nan)
-    example = s.dropna().iloc[0] if s.notna().any() else None
-    raise IopstatsError(
-        "outcome must be binary (0/1 or True/False)",
-        column=outcome,
-        value=example,
-        fix="recode the outcome to 0/1 or True/False (missing as NA)",
-    )
-
-
-def _freq_weights(data: pd.DataFrame, weights: str | None) -> np.ndarray | None:
-    """Frequency-weight column as float array, validated (finite, >= 0, no NA)."""
-    if weights is None:
-        return None
-    s = data[weights]
-    if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-        raise IopstatsError(
-            "weights must be a numeric column of frequency weights",
-            column=weights,
-            fix="pass the name of a count column (e.g. from iopstats.stats.counts.collapse)",
-        )
-    w = s.to_numpy(dtype=float, na_value=np.nan)
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        raise IopstatsError(
-            "weights must be finite, non-missing and non-negative",
-            column=weights,
-            row=int(np.flatnonzero(bad)[0]),
-            value=w[bad][0],
-            fix="drop or correct those rows; frequency weights are counts",
-        )
-    return w
-
-
-def _group_order(s: pd.Series, values: np.ndarray | None = None) -> list:
-    """Observed group labels in display order (categorical order, else sorted)."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        present = set(pd.unique(s.dropna()))
-        return [c for c in s.cat.categories if c in present]
-    uniq = pd.unique(s.dropna())
-    try:
-        return sorted(uniq)
-    except TypeError:
-        return list(uniq)
 
 
 def rates(
@@ -251,15 +127,15 @@ def rates(
     0           iop  3       2  0.667   0.208    0.939          1
     1    outpatient  3       1  0.333   0.061    0.792          0
     """
-    conf = _check_confidence(confidence)
-    by_cols = _as_list(by, "by")
-    sub_cols = _as_list(subgroup, "subgroup")
+    conf = check_confidence(confidence)
+    by_cols = column_list(by, "by")
+    sub_cols = column_list(subgroup, "subgroup")
     keys = by_cols + sub_cols
-    _check_frame(data, [outcome, *keys] + ([weights] if weights else []))
+    check_frame(data, [outcome, *keys] + ([weights] if weights else []))
     if outcome in keys:
         raise IopstatsError("outcome cannot also be a grouping column", column=outcome)
-    y = _binary_outcome(data, outcome)
-    w = _freq_weights(data, weights)
+    y = binary_outcome(data, outcome)
+    w = frequency_weights(data, weights)
     if w is None:
         w = np.ones(len(y))
     miss = np.isnan(y)
@@ -287,7 +163,7 @@ def rates(
         # display order: categorical order, else sorted
         order_cols = []
         for k in keys:
-            levels = _group_order(data[k])
+            levels = group_order(data[k])
             pos = {v: i for i, v in enumerate(levels)}
             order_cols.append(tab[k].map(pos).to_numpy())
         idx = np.lexsort(order_cols[::-1]) if order_cols else np.arange(len(tab))

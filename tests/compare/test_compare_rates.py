@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import optimize
 
+from iopstats.compare.noninferiority import _restricted_mle
 from iopstats.compare.rates import (
     RateComparison,
-    _restricted_mle,
     compare_rates,
     farrington_manning,
     newcombe_interval,

@@ -195,7 +195,7 @@ def test_logistic_result_renders_html(ctn):
 def test_structured_design_products_equal_dense_algebra():
     # X'WX, X'v and X beta from count tables / gathers equal the dense products, with
     # categorical columns grouped into joint codes and numeric columns mixed in
-    from iopstats.stats.logistic import _collapse, _Design
+    from iopstats.stats._logistic_patterns import _collapse, _Design
     rng = np.random.default_rng(1)
     n = 5000
     df = pd.DataFrame({
