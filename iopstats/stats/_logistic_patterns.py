@@ -468,9 +468,7 @@ def _newton(D: _Design, events: np.ndarray, trials: np.ndarray) -> _Fit:
 
     Stops when the Newton step is below 1e-7 (relative to the coefficients):
     the step is taken (quadratic convergence leaves an error of order 1e-14)
-    and the covariance is the inverse information at the point it was computed
-    from, which differs from the final one by that step (relative error of the
-    standard errors ~1e-7 at most).
+    and the covariance is the inverse information at that final estimate.
     """
     k = D.k
     N = trials.sum()
@@ -511,7 +509,15 @@ def _newton(D: _Design, events: np.ndarray, trials: np.ndarray) -> _Fit:
             t /= 2.0
         beta, eta, ll = nb, neta, nll
     if converged:
-        cov = linalg.cho_solve(cf, np.eye(k), check_finite=False)
+        # the covariance is the inverse information at the final estimate (as R's
+        # summary.glm is at a converged fit), not at the point before the last step
+        p = special.expit(eta)
+        try:
+            cf = linalg.cho_factor(D.xtwx(trials * p * (1.0 - p)), check_finite=False)
+            cov = linalg.cho_solve(cf, np.eye(k), check_finite=False)
+        except linalg.LinAlgError:
+            cov = np.full((k, k), np.nan)
+            converged = False
     else:
         cov = np.full((k, k), np.nan)
     return _Fit(beta=beta, cov=cov, loglik=ll, converged=converged, iterations=it, eta=eta)

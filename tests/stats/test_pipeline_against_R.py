@@ -395,8 +395,8 @@ def test_sample_collapsed_counts_against_R(tables):
 # R's estimates here are the maximum (partial) likelihood to ~1e-12: the R script checks the
 # score test at them is ~0 (coxph) and re-evaluates glm's covariance at the converged
 # coefficients. iopstats agrees to 1e-6 (above) but not to 1e-10, for the two reasons below.
-# The Cox one is fixed (the pending Newton step is taken); the logistic one is a strict xfail
-# until its information matrix is evaluated at the final coefficients.
+# iopstats takes the final Newton step (Cox) and evaluates the information at the final
+# coefficients (logistic), so both agree with R's maximum to 1e-10.
 def test_sample_cox_breslow_at_the_maximum_against_R(tables):
     # R: coxph(Surv(time_in_treatment, left_treatment) ~ covs, ties = "breslow")
     fit = iopstats.cox(tables["sample"], TIME, EVENT, COVARIATES["sample"], ties="breslow")
@@ -404,10 +404,6 @@ def test_sample_cox_breslow_at_the_maximum_against_R(tables):
     _close(fit.summary["coef"], r[r["what"] == "coef"].set_index("term")["value"], "coef", rtol=1e-10)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the logistic Newton loop (_newton) returns the inverse information of the point before "
-    "its last Newton step: standard errors 7.6e-9 relative from those at the estimate, p-values "
-    "4.6e-7 (the error grows like z**2)"))
 def test_sample_logistic_se_at_the_maximum_against_R(tables):
     # R: glm(completed ~ covs, family = binomial, start = coef(fit0)); summary(fit)$coefficients
     fit = iopstats.logistic(tables["sample"], "completed", COVARIATES["sample"])
