@@ -17,52 +17,57 @@ from iopstats.exceptions import IopstatsError
 __all__ = ["holm", "benjamini_hochberg"]
 
 
-def _prep(p) -> tuple[np.ndarray, np.ndarray]:
+def _adjust(p, step) -> np.ndarray:
+    """Apply ``step(sorted_p, m) -> (order, adjusted)`` to the non-missing p-values;
+    missing ones stay missing, adjusted values are capped at 1."""
     arr = np.asarray(p, dtype=float).ravel()
     ok = ~np.isnan(arr)
-    if np.any((arr[ok] < 0) | (arr[ok] > 1)):
-        raise IopstatsError(
-            "p-values must lie between 0 and 1", value=arr[ok][(arr[ok] < 0) | (arr[ok] > 1)][0]
-        )
-    return arr, ok
+    bad = ok & ((arr < 0) | (arr > 1))
+    if bad.any():
+        raise IopstatsError("p-values must lie between 0 and 1", value=arr[bad][0],
+                            fix="pass raw p-values, not percentages or statistics")
+    out = np.full(arr.shape, np.nan)
+    q = arr[ok]
+    if q.size:
+        order, adj = step(q, q.size)
+        res = np.empty(q.size)
+        res[order] = np.minimum(adj, 1.0)
+        out[ok] = res
+    return out
 
 
 def holm(p) -> np.ndarray:
-    """Holm step-down adjusted p-values (family-wise error control).
+    """Holm step-down adjusted p-values (family-wise error control), as R's
+    ``p.adjust(p, "holm")``.
 
     Examples
     --------
     >>> holm([0.01, 0.04, 0.03])
     array([0.03, 0.06, 0.06])
     """
-    arr, ok = _prep(p)
-    out = np.full(arr.shape, np.nan)
-    q = arr[ok]
-    m = q.size
-    if m == 0:
-        return out
-    order = np.argsort(q, kind="mergesort")
-    adj = np.maximum.accumulate((m - np.arange(m)) * q[order])
-    res = np.empty(m)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
-    return out
+
+    def step(q, m):
+        order = np.argsort(q, kind="mergesort")
+        return order, np.maximum.accumulate((m - np.arange(m)) * q[order])
+
+    return _adjust(p, step)
 
 
 def benjamini_hochberg(p) -> np.ndarray:
-    """Benjamini-Hochberg step-up adjusted p-values (false discovery rate).
+    """Benjamini-Hochberg step-up adjusted p-values (false discovery rate), as
+    R's ``p.adjust(p, "BH")``.
 
     Examples
     --------
     >>> benjamini_hochberg([0.01, 0.04, 0.03])
     array([0.03, 0.04, 0.04])
     """
-    arr, ok = _prep(p)
-    out = np.full(arr.shape, np.nan)
-    q = arr[ok]
-    m = q.size
-    if m == 0:
-        return out
+
+    def step(q, m):
+        order = np.argsort(q, kind="mergesort")[::-1]
+        return order, np.minimum.accumulate(m / np.arange(m, 0, -1) * q[order])
+
+    return _adjust(p, step)
     order = np.argsort(q, kind="mergesort")[::-1]
     ranks = np.arange(m, 0, -1)
     adj = np.minimum.accumulate(m / ranks * q[order])
