@@ -36,7 +36,10 @@ Decisions (also in the load report notes)
   no ``uds.csv`` row is taken as a **negative screen** (assumes a screen at
   every attended visit). Use = positive for "Opioid" (methadone and
   buprenorphine positives are medication). Canonical follow-ups are
-  post-discharge, so screens during treatment are ``negative_followup_day``.
+  post-discharge, so screens taken before discharge (during treatment,
+  including screening visits before randomisation) are quarantined as
+  ``in_treatment_screen``: valid records outside the follow-up table's scope,
+  not data errors (:data:`iopstats.io.validate.OUT_OF_SCOPE_REASONS`).
 * **Accounting**: ``result.extras["accounting"]`` gives, for each source file
   feeding the table, rows by status (loaded / quarantined / not_used) and
   reason; the counts add up to the file's row count.
@@ -231,7 +234,7 @@ def load_ctn0094(folder: str | os.PathLike = "../shared/data/ctn0094") -> dict[s
         [_accounting("uds.csv", uds_status),
          _accounting("visit.csv (derived negative screens)", derived.reset_index(drop=True))],
         ("Urine screens: uds.csv lists positive results only; an attended visit day without one is a negative "
-         "screen. Use = opioid-positive. Screens during treatment are quarantined as negative_followup_day "
-         "(canonical follow-ups are post-discharge).",),
+         "screen. Use = opioid-positive. Screens taken before discharge are quarantined as in_treatment_screen: "
+         "valid in-treatment monitoring, out of scope for post-discharge follow-ups (not data errors).",),
     )
     return {"episodes": episodes, "followups": followups, "sessions": sessions}

@@ -25,7 +25,6 @@ from iopstats.io.validate import validate_episodes, validate_followups, validate
 __all__ = ["load_episodes", "load_followups", "load_sessions", "LoadResult"]
 
 
-
 def _load(table: str, source: Any, mapping: Any, episodes: Any = None) -> LoadResult:
     m: Mapping = read_mapping(mapping, table)
     raw = read_source(
@@ -128,7 +127,8 @@ def load_followups(source: Any, mapping: Any = None, episodes: Any = None) -> Lo
     episodes : LoadResult or DataFrame, optional
         Canonical episodes: follow-ups of other episodes are quarantined as
         ``orphan_followup``; ``days_after_discharge`` may then be derived from
-        ``followup_date``.
+        ``followup_date``. Urine screens taken before discharge are quarantined
+        as ``in_treatment_screen`` (out of scope, not errors).
 
     Examples
     --------
@@ -143,14 +143,9 @@ def load_followups(source: Any, mapping: Any = None, episodes: Any = None) -> Lo
 def load_sessions(source: Any, mapping: Any = None, episodes: Any = None) -> LoadResult:
     """Load scheduled/attended treatment sessions.
 
-    Parameters
-    ----------
-    source, mapping
-        As in :func:`load_episodes`.
-    episodes : LoadResult or DataFrame, optional
-        Canonical episodes: sessions of other episodes are ``orphan_session``;
-        sessions before admission or after discharge + 1 day are
-        ``session_outside_episode``.
+    Parameters are those of :func:`load_followups`. With ``episodes``,
+    sessions of other episodes are ``orphan_session`` and sessions before
+    admission or after discharge + 1 day are ``session_outside_episode``.
 
     Examples
     --------

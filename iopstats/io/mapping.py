@@ -126,6 +126,27 @@ def _parse_day(value: Any, name: str, key: str) -> pd.Timestamp:
         raise _err("not a date", name, key, "write the date as YYYY-MM-DD", value) from None
 
 
+def _section(raw: dict, key: str, name: str, fix: str) -> dict:
+    """The ``[key]`` table of a mapping (empty when absent); anything else is a bad mapping."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _err(f"[{key}] must be a table", name, key, fix, value)
+    return value
+
+
+def _string_entries(section: dict, key: str, name: str, allowed, unknown: str, fix: str, *,
+                    what: str = "the value", allow_empty: bool = False) -> None:
+    """Check that every ``[key]`` entry is an allowed key holding a string (non-empty unless allowed)."""
+    for k, v in section.items():
+        if k not in allowed:
+            raise _err(unknown.format(k=k), name, f"{key}.{k}", fix)
+        if not isinstance(v, str) or not (v or allow_empty):
+            must = "must be a string" if allow_empty else "must be a non-empty string"
+            raise _err(f"{what} {must}", name, f"{key}.{k}", f"quote {what}", v)
+
+
 def _column_kinds(table: str) -> dict[str, Any]:
     return {c.name: c for c in TABLES[table]}
 
@@ -176,14 +197,17 @@ def read_mapping(mapping: str | os.PathLike | dict | Mapping | None, table: str)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise IopstatsError(f"the mapping is not valid TOML: {exc}", file=name,
                                 fix="fix the TOML syntax (quote source column names and values)") from None
+        except OSError as exc:
+            raise IopstatsError(f"cannot read the mapping: {exc.strerror or exc}", file=name,
+                                fix="check the file's permissions") from None
     else:
         raise IopstatsError(f"a mapping must be a TOML path or a dict, not {type(mapping).__name__}",
                             fix="pass mapping='site.toml' or a dict with the same structure")
 
     unknown = set(raw) - _TOP_KEYS
     if unknown:
-        k = sorted(unknown)[0]
-        raise _err(f"unknown key {k!r}", name, k, f"use only {sorted(_TOP_KEYS)}")
+        k = sorted(unknown, key=str)[0]
+        raise _err(f"unknown key {k!r}", name, str(k), f"use only {sorted(_TOP_KEYS)}")
     cols = _column_kinds(table)
     canon = ", ".join(cols)
 
@@ -192,31 +216,21 @@ def read_mapping(mapping: str | os.PathLike | dict | Mapping | None, table: str)
         raise _err(f"mapping is for the {declared!r} table, not {table!r}", name, "table",
                    f"use a mapping written for {table}, or load with the matching function", declared)
 
-    source = raw.get("source", {})
-    if not isinstance(source, dict):
-        raise _err("[source] must be a table", name, "source", "write [source] with format/sheet/delimiter/encoding")
-    for k, v in source.items():
-        if k not in _SOURCE_KEYS:
-            raise _err(f"unknown key {k!r} in [source]", name, f"source.{k}", f"use {sorted(_SOURCE_KEYS)}")
-        if not isinstance(v, str):
-            raise _err("must be a string", name, f"source.{k}", "quote the value", v)
+    source = _section(raw, "source", name, "write [source] with format/sheet/delimiter/encoding")
+    _string_entries(source, "source", name, _SOURCE_KEYS, "unknown key {k!r} in [source]", f"use {sorted(_SOURCE_KEYS)}",
+                    allow_empty=True)
     if source.get("format") not in (None, "csv", "parquet", "excel"):
         raise _err("unknown format", name, "source.format", "use 'csv', 'parquet' or 'excel'", source["format"])
 
-    columns = raw.get("columns", {})
-    if not isinstance(columns, dict):
-        raise _err("[columns] must be a table", name, "columns", 'write canonical_name = "source column"')
-    for k, v in columns.items():
-        if k not in cols:
-            raise _err(f"{k!r} is not a canonical {table} column", name, f"columns.{k}", f"use one of {canon}")
-        if not isinstance(v, str) or not v:
-            raise _err("the source column must be a non-empty string", name, f"columns.{k}", "quote the source column name", v)
+    columns = _section(raw, "columns", name, 'write canonical_name = "source column"')
+    not_canonical = "{k!r} is not a canonical " + table + " column"
+    _string_entries(columns, "columns", name, cols, not_canonical, f"use one of {canon}", what="the source column name")
 
     codes: dict[str, dict[str, str]] = {}
     crosswalk = None
-    for col, table_ in (raw.get("codes") or {}).items():
+    for col, table_ in _section(raw, "codes", name, 'write [codes.<column>] tables of "source" = "canonical"').items():
         if col not in cols:
-            raise _err(f"{col!r} is not a canonical {table} column", name, f"codes.{col}", f"use one of {canon}")
+            raise _err(not_canonical.format(k=col), name, f"codes.{col}", f"use one of {canon}")
         c = cols[col]
         if c.dtype not in ("category", "boolean"):
             raise _err(f"{col!r} is not a coded column", name, f"codes.{col}",
@@ -246,9 +260,7 @@ def read_mapping(mapping: str | os.PathLike | dict | Mapping | None, table: str)
                 entries[str(src)] = tgt
         codes[col] = entries
 
-    dates_raw = raw.get("dates", {})
-    if not isinstance(dates_raw, dict):
-        raise _err("[dates] must be a table", name, "dates", "write [dates] with format or kind/anchor_date")
+    dates_raw = _section(raw, "dates", name, "write [dates] with format or kind/anchor_date")
     extra = set(dates_raw) - {"format", "kind", "anchor_date"}
     if extra:
         k = sorted(extra)[0]
@@ -277,9 +289,11 @@ def read_mapping(mapping: str | os.PathLike | dict | Mapping | None, table: str)
                    'add kind = "day_offset" or remove anchor_date')
 
     constants = {}
-    for k, v in (raw.get("constants") or {}).items():
+    for k, v in _section(raw, "constants", name, 'write [constants] with canonical_column = "value"').items():
         if k not in cols:
-            raise _err(f"{k!r} is not a canonical {table} column", name, f"constants.{k}", f"use one of {canon}")
+            raise _err(not_canonical.format(k=k), name, f"constants.{k}", f"use one of {canon}")
+        if not isinstance(v, (str, int, float, bool)):
+            raise _err("a constant must be a single value", name, f"constants.{k}", 'write e.g. site = "Main St"', v)
         if k in columns:
             raise _err("a column cannot be both mapped and constant", name, f"constants.{k}",
                        f"remove {k} from [columns] or from [constants]")

@@ -31,7 +31,11 @@ reason_without_         episodes   a discharge_reason on an open episode (no dis
 discharge                          the record contradicts itself
 duplicate_episode_id    episodes   a later row repeating an episode_id (the first row in input
                                    order is kept, even when that row itself is quarantined)
-negative_followup_day   followups  the follow-up is before discharge (days_after_discharge < 0)
+in_treatment_screen     followups  a urine screen (``source = "urine_test"``) taken before discharge
+                                   (days_after_discharge < 0): monitoring during treatment, out of
+                                   scope for post-discharge follow-ups, *not* a data error
+                                   (:data:`OUT_OF_SCOPE_REASONS`)
+negative_followup_day   followups  any other follow-up before discharge (days_after_discharge < 0)
 use_without_response    followups  any_use given although responded is false
 negative_hours          sessions   hours below 0
 session_outside_episode sessions   session before admission or after discharge + 1 day
@@ -81,6 +85,7 @@ __all__ = [
     "validate_followups",
     "validate_sessions",
     "quarantine_frame",
+    "OUT_OF_SCOPE_REASONS",
 ]
 
 EPISODE_CHECKS: tuple[str, ...] = (
@@ -90,12 +95,15 @@ EPISODE_CHECKS: tuple[str, ...] = (
 )
 FOLLOWUP_CHECKS: tuple[str, ...] = (
     "missing_required", "unparseable_date", "unparseable_number", "unknown_code", "orphan_followup",
-    "future_date", "negative_followup_day", "use_without_response",
+    "future_date", "in_treatment_screen", "negative_followup_day", "use_without_response",
 )
 SESSION_CHECKS: tuple[str, ...] = (
     "missing_required", "unparseable_date", "unparseable_number", "unknown_code", "orphan_session",
     "future_date", "negative_hours", "session_outside_episode",
 )
+#: Quarantine reasons that mark valid rows outside the table's scope (not data errors);
+#: reports should show them apart from the errors.
+OUT_OF_SCOPE_REASONS: frozenset[str] = frozenset({"in_treatment_screen"})
 #: Whole-number columns (age, day counts) above this in absolute value are unparseable.
 MAX_INTEGER = 10**9
 #: Accepted ages in years (inclusive).
@@ -269,7 +277,8 @@ class _Checks:
 def quarantine_frame(raw: pd.DataFrame, rows: np.ndarray, reason, column, value, detail) -> pd.DataFrame:
     """Assemble a quarantine table: QUARANTINE_META columns then the raw fields.
 
-    Raw fields whose names clash with a meta column get an ``input_`` prefix.
+    Raw fields whose names clash with a meta column (or with a field renamed
+    so) get ``input_`` prefixes until every column name is unique.
     """
     meta = pd.DataFrame(
         {
@@ -280,7 +289,15 @@ def quarantine_frame(raw: pd.DataFrame, rows: np.ndarray, reason, column, value,
             "detail": pd.Series(detail, dtype=object),
         }
     )
-    fields = raw.reset_index(drop=True).rename(columns=lambda c: f"input_{c}" if c in QUARANTINE_META else c)
+    taken = set(QUARANTINE_META)
+    names = []
+    for c in reversed([str(c) for c in raw.columns]):  # a later "input_x" keeps its name, "x" is renamed
+        name = c
+        while name in taken:
+            name = f"input_{name}"
+        taken.add(name)
+        names.append(name)
+    fields = raw.reset_index(drop=True).set_axis(names[::-1], axis=1)
     return pd.concat([meta, fields], axis=1)
 
 
@@ -375,6 +392,30 @@ def _note(notes: list | None, text: str) -> None:
         notes.append(text)
 
 
+def _start(df, table: str, source: str, raw, row_numbers, dates: DateRule | None, order: tuple[str, ...]):
+    """Shared first steps of every validator: text cells, check collector, parsed columns."""
+    text, raw_s, rows, cols = _prepare(df, table, raw, row_numbers, source)
+    checks = _Checks(len(text), order)
+    parsed = _parse_columns(text, cols, table, checks, dates)
+    return text, raw_s, rows, checks, parsed
+
+
+def _check_orphans(checks: _Checks, reason: str, parsed, text: pd.DataFrame, eps: pd.DataFrame) -> np.ndarray:
+    """Flag rows whose episode_id is not among ``eps`` (missing ids are missing_required)."""
+    ids = parsed["episode_id"]
+    orphan = ids.notna().to_numpy() & ~ids.isin(eps.index).to_numpy()
+    checks.add(reason, "episode_id", orphan, text["episode_id"], "episode_id not among the loaded episodes")
+    return orphan
+
+
+def _check_future(checks: _Checks, parsed, text: pd.DataFrame, columns: tuple[str, ...], as_of) -> None:
+    """Flag dates after ``as_of`` (resolved, and so checked, even when no date column is present)."""
+    limit = _as_of(as_of)
+    for name in columns:
+        if name in parsed:
+            checks.add("future_date", name, (parsed[name] > limit).to_numpy(), text[name], f"after {limit.date()}")
+
+
 # --------------------------------------------------------------------------- episodes
 def validate_episodes(
     df: pd.DataFrame,
@@ -428,10 +469,7 @@ def validate_episodes(
     0    2  discharge_before_admission  discharge_date  2024-01-15
     1    3        duplicate_episode_id      episode_id          e1
     """
-    text, raw_s, rows, cols = _prepare(df, "episodes", raw, row_numbers, source)
-    n = len(text)
-    checks = _Checks(n, EPISODE_CHECKS)
-    p = _parse_columns(text, cols, "episodes", checks, dates)
+    text, raw_s, rows, checks, p = _start(df, "episodes", source, raw, row_numbers, dates, EPISODE_CHECKS)
     nat = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     nan = pd.Series(np.nan, index=text.index)
     adm, dis = p.get("admit_date", nat), p.get("discharge_date", nat)
@@ -441,10 +479,7 @@ def validate_episodes(
         age = p["age"]
         out = ((age < AGE_RANGE[0]) | (age > AGE_RANGE[1])).to_numpy()
         checks.add("age_out_of_range", "age", out, text["age"], f"accepted {AGE_RANGE[0]}-{AGE_RANGE[1]}")
-    limit = _as_of(as_of)
-    for name, d in (("admit_date", adm), ("discharge_date", dis)):
-        if name in text.columns:
-            checks.add("future_date", name, (d > limit).to_numpy(), text[name], f"after {limit.date()}")
+    _check_future(checks, p, text, ("admit_date", "discharge_date"), as_of)
     if "discharge_date" in text.columns:
         checks.add("discharge_before_admission", "discharge_date", (dis < adm).to_numpy(), text["discharge_date"])
     stay = (dis - adm).dt.days.clip(lower=1).astype(float)
@@ -514,32 +549,31 @@ def validate_followups(
     ``days_after_discharge`` may be omitted when ``followup_date`` and
     ``episodes`` (a LoadResult or canonical episodes) are given: it is then
     computed from the episode's discharge date. With ``episodes``, follow-ups
-    of unknown episodes are ``orphan_followup``. Other parameters as in
-    :func:`validate_episodes`.
+    of unknown episodes are ``orphan_followup``. A follow-up before discharge
+    (``days_after_discharge < 0``) is ``in_treatment_screen`` when it is a
+    urine screen (``source = "urine_test"``: monitoring during treatment, out
+    of scope rather than wrong) and ``negative_followup_day`` otherwise.
+    Other parameters as in :func:`validate_episodes`.
 
     Examples
     --------
-    >>> df = pd.DataFrame({"episode_id": ["e1", "e1", "e2"], "days_after_discharge": ["30", "-3", "90"],
-    ...                    "responded": ["yes", "yes", "no"], "any_use": ["no", "no", "yes"]})
+    >>> df = pd.DataFrame({"episode_id": ["e1", "e1", "e2", "e2"], "days_after_discharge": ["30", "-3", "90", "-8"],
+    ...                    "responded": ["yes", "yes", "no", "yes"], "any_use": ["no", "no", "yes", "no"],
+    ...                    "source": ["self_report", "self_report", "self_report", "urine_test"]})
     >>> loaded, q = validate_followups(df)
     >>> loaded[["episode_id", "days_after_discharge", "any_use"]]
       episode_id  days_after_discharge  any_use
     0         e1                    30    False
     >>> q.reason.tolist()
-    ['negative_followup_day', 'use_without_response']
+    ['negative_followup_day', 'use_without_response', 'in_treatment_screen']
     """
-    text, raw_s, rows, cols = _prepare(df, "followups", raw, row_numbers, source)
-    checks = _Checks(len(text), FOLLOWUP_CHECKS)
-    p = _parse_columns(text, cols, "followups", checks, dates)
+    text, raw_s, rows, checks, p = _start(df, "followups", source, raw, row_numbers, dates, FOLLOWUP_CHECKS)
     eps = _episode_frame(episodes) if episodes is not None else None
     days = p.get("days_after_discharge", pd.Series(np.nan, index=text.index))
     have_days = "days_after_discharge" in text.columns
     day_missing = is_missing(text["days_after_discharge"]).to_numpy() if have_days else np.ones(len(text), bool)
     if eps is not None:
-        known = p["episode_id"].isin(eps.index).to_numpy()
-        orphan = p["episode_id"].notna().to_numpy() & ~known
-        checks.add("orphan_followup", "episode_id", orphan, text["episode_id"],
-                   "episode_id not among the loaded episodes")
+        orphan = _check_orphans(checks, "orphan_followup", p, text, eps)
         day_missing = day_missing & ~orphan  # the day cannot be derived because the episode is unknown
         if "followup_date" in p:
             dis = p["episode_id"].map(eps["discharge_date"])
@@ -550,12 +584,14 @@ def validate_followups(
     checks.add("missing_required", "days_after_discharge", day_missing,
                text["days_after_discharge"] if have_days else None,
                "give days_after_discharge, or followup_date with episodes= of closed episodes")
-    if "followup_date" in p:
-        limit = _as_of(as_of)
-        checks.add("future_date", "followup_date", (p["followup_date"] > limit).to_numpy(), text["followup_date"],
-                   f"after {limit.date()}")
-    checks.add("negative_followup_day", "days_after_discharge", (days < 0).to_numpy(),
-               days.map(lambda v: "" if pd.isna(v) else str(int(v))), "follow-up before discharge")
+    _check_future(checks, p, text, ("followup_date",), as_of)
+    before = (days < 0).to_numpy()
+    screen = before & (p["source"] == "urine_test").to_numpy(dtype=bool) if "source" in p else np.zeros_like(before)
+    shown = days.map(lambda v: "" if pd.isna(v) else str(int(v)))
+    checks.add("in_treatment_screen", "days_after_discharge", screen, shown,
+               "urine screen taken before discharge (during treatment): out of scope for post-discharge "
+               "follow-ups, not a data error")
+    checks.add("negative_followup_day", "days_after_discharge", before & ~screen, shown, "follow-up before discharge")
     if "any_use" in p:
         contradict = (p["responded"] == False) & p["any_use"].notna()  # noqa: E712
         checks.add("use_without_response", "any_use", contradict.fillna(False).to_numpy(), text["any_use"],
@@ -590,24 +626,18 @@ def validate_sessions(
     >>> len(loaded), q.reason.tolist()
     (1, ['negative_hours'])
     """
-    text, raw_s, rows, cols = _prepare(df, "sessions", raw, row_numbers, source)
-    checks = _Checks(len(text), SESSION_CHECKS)
-    p = _parse_columns(text, cols, "sessions", checks, dates)
+    text, raw_s, rows, checks, p = _start(df, "sessions", source, raw, row_numbers, dates, SESSION_CHECKS)
     if episodes is not None:
         eps = _episode_frame(episodes)
         ids = p["episode_id"]
-        known = ids.isin(eps.index).to_numpy()
-        checks.add("orphan_session", "episode_id", ids.notna().to_numpy() & ~known, text["episode_id"],
-                   "episode_id not among the loaded episodes")
+        _check_orphans(checks, "orphan_session", p, text, eps)
         adm = pd.to_datetime(ids.map(eps["admit_date"]))
         dis = pd.to_datetime(ids.map(eps["discharge_date"]))
         d = p["session_date"]
         outside = (d < adm) | (d > dis + pd.Timedelta(days=1))
         checks.add("session_outside_episode", "session_date", outside.to_numpy(), text["session_date"],
                    "before admission or after discharge + 1 day")
-    limit = _as_of(as_of)
-    checks.add("future_date", "session_date", (p["session_date"] > limit).to_numpy(), text["session_date"],
-               f"after {limit.date()}")
+    _check_future(checks, p, text, ("session_date",), as_of)
     if "hours" in p:
         checks.add("negative_hours", "hours", (p["hours"] < 0).to_numpy(), text["hours"])
     return _finish("sessions", text, raw_s, rows, p, checks)

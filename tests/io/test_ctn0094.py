@@ -89,3 +89,18 @@ def test_missing_folder_or_file_raises(tmp_path):
         load_ctn0094(tmp_path / "nope")
     with pytest.raises(IopstatsError, match="files missing"):
         load_ctn0094(tmp_path)
+
+
+def test_screens_before_discharge_are_in_treatment_screen_not_errors(ctn):
+    r = ctn["followups"]
+    assert r.quarantine.groupby("reason").size().to_dict() == {"in_treatment_screen": 35864, "orphan_followup": 690}
+    assert "negative_followup_day" not in set(r.quarantine["reason"])
+    acc = r.extras["accounting"].set_index(["file", "status", "reason"])["n"]
+    assert acc[("uds.csv", "quarantined", "in_treatment_screen")] == 35755
+    assert acc[("visit.csv (derived negative screens)", "quarantined", "in_treatment_screen")] == 14471
+    # every one of them is dated before its episode's discharge
+    q = r.quarantine[r.quarantine["reason"] == "in_treatment_screen"]
+    eps = ctn["episodes"].data.set_index("episode_id")
+    day = pd.Timestamp("2000-01-01") + pd.to_timedelta(q["when"].astype(int), unit="D")
+    assert (day < q["who"].map(eps["discharge_date"])).all()
+    assert any("in_treatment_screen" in n for n in r.report.notes)

@@ -166,3 +166,50 @@ def test_typed_excel_dates_accepted_with_text_date_format(tmp_path):
     src.to_excel(p, index=False)
     res = load_episodes(p, _map())  # [dates] format = "%m/%d/%Y"
     assert res.data["admit_date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-02", "2024-01-03"]
+
+
+# Regression: sections that are not tables (easy to write in TOML: codes = "x") raised a bare
+# AttributeError; a non-string top-level key raised TypeError while sorting the unknown keys.
+@pytest.mark.parametrize(
+    "bad,key",
+    [
+        ({"codes": "level_of_care"}, "codes"),
+        ({"constants": "Main St"}, "constants"),
+        ({"columns": ["Enc"]}, "columns"),
+        ({"dates": "%m/%d/%Y"}, "dates"),
+        ({"source": "csv"}, "source"),
+        ({1: "x", "colums": {}}, "1"),
+        ({"constants": {"site": {"name": "Main St"}}}, "constants.site"),
+        ({"columns": {"site": ""}}, "columns.site"),
+        ({"source": {"sheet": 2}}, "source.sheet"),
+    ],
+)
+def test_malformed_mapping_sections_raise_iopstats_error(bad, key):
+    with pytest.raises(IopstatsError) as ei:
+        read_mapping(bad, "episodes")
+    assert ei.value.column == key and ei.value.fix
+
+
+def test_malformed_toml_sections_raise_iopstats_error(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_text('codes = "level_of_care"\n')
+    with pytest.raises(IopstatsError, match=r"\[codes\] must be a table"):
+        load_episodes(_src(), p)
+
+
+def test_unreadable_mapping_file_raises_iopstats_error(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    p = tmp_path / "m.toml"
+    p.write_text("[columns]\n")
+
+    def denied(self, *a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    with pytest.raises(IopstatsError, match="cannot read the mapping: Permission denied"):
+        read_mapping(p, "episodes")
+
+
+def test_empty_source_option_still_means_default():
+    assert read_mapping({"source": {"delimiter": ""}}, "episodes").source == {"delimiter": ""}

@@ -73,6 +73,7 @@ def followup_frames(draw):
         "responded": draw(st.lists(st.sampled_from(["yes", "no", "1", "0", "", "?"]), min_size=n, max_size=n)),
         "any_use": draw(st.lists(st.sampled_from(["yes", "no", "", "x"]), min_size=n, max_size=n)),
         "followup_date": draw(st.lists(st.one_of(dates, junk), min_size=n, max_size=n)),
+        "source": draw(st.lists(st.sampled_from(["urine_test", "self_report", "", "x"]), min_size=n, max_size=n)),
     }, dtype=object)
     return df
 
@@ -82,14 +83,20 @@ EPISODES = pd.DataFrame({"client_id": ["c1", "c2", "c3"], "episode_id": ["e1", "
                          "discharge_date": ["2019-03-01", "", "2021-02-01"], "discharge_reason": ["completed", "", "other"]})
 
 
+def _accounted_and_loaded_rows_pass(load, validate, df, with_episodes):
+    eps = load_episodes(EPISODES).data if with_episodes else None
+    before = df.copy()
+    res = load(df, {"as_of": AS_OF}, episodes=eps)
+    assert res.report.n_loaded + res.report.n_quarantined == len(df)
+    again, q = validate(res.data, episodes=eps, as_of=AS_OF)
+    assert len(q) == 0 and len(again) == len(res.data)
+    pd.testing.assert_frame_equal(df, before)
+
+
 @SETTINGS
 @given(followup_frames(), st.booleans())
 def test_followup_rows_always_accounted_and_loaded_rows_pass(df, with_episodes):
-    eps = load_episodes(EPISODES).data if with_episodes else None
-    res = load_followups(df, {"as_of": AS_OF}, episodes=eps)
-    assert res.report.n_loaded + res.report.n_quarantined == len(df)
-    again, q = validate_followups(res.data, episodes=eps, as_of=AS_OF)
-    assert len(q) == 0 and len(again) == len(res.data)
+    _accounted_and_loaded_rows_pass(load_followups, validate_followups, df, with_episodes)
 
 
 @st.composite
@@ -106,11 +113,7 @@ def session_frames(draw):
 @SETTINGS
 @given(session_frames(), st.booleans())
 def test_session_rows_always_accounted_and_loaded_rows_pass(df, with_episodes):
-    eps = load_episodes(EPISODES).data if with_episodes else None
-    res = load_sessions(df, {"as_of": AS_OF}, episodes=eps)
-    assert res.report.n_loaded + res.report.n_quarantined == len(df)
-    again, q = validate_sessions(res.data, episodes=eps, as_of=AS_OF)
-    assert len(q) == 0 and len(again) == len(res.data)
+    _accounted_and_loaded_rows_pass(load_sessions, validate_sessions, df, with_episodes)
 
 
 VALID_CSV = EPISODES.to_csv(index=False).encode()

@@ -436,3 +436,12 @@ def test_2015_16_layout_with_year_and_cbsa():
     assert res.data["los_min"].tolist() == [float(x) if x <= 30 else
                                             {31: 31, 32: 46, 33: 61, 34: 91, 35: 121, 36: 181, 37: 366}[x]
                                             for x in raw["LOS"]]
+
+
+def test_code_tables_live_in_tedsd_codes_and_are_re_exported():
+    from iopstats.io import tedsd, tedsd_codes
+
+    for name in ("TEDS_FIELDS", "STATES", "LOS_BINS", "MISSING_LABEL", "field_codes"):
+        assert getattr(tedsd, name) is getattr(tedsd_codes, name)
+    assert set(tedsd.__all__) - {"read_tedsd"} <= set(tedsd_codes.__all__)
+    assert tedsd_codes.field_codes("SERVSETD", 2010)[6][0] == "iop"

@@ -211,3 +211,45 @@ def test_session_orphan_and_outside_episode(make_episodes):
     assert loaded["session_date"].dt.strftime("%m-%d").tolist() == ["01-02", "02-16", "06-01"]
     assert q["reason"].tolist() == ["session_outside_episode", "session_outside_episode", "orphan_session"]
     assert SESSION_CHECKS[-1] == "session_outside_episode"
+
+
+# ---------------------------------------------------------------- in-treatment screens
+def test_urine_screen_before_discharge_is_in_treatment_screen_not_an_error(make_episodes):
+    from iopstats.io.validate import OUT_OF_SCOPE_REASONS
+
+    df = _fu()
+    df.loc[1, "days_after_discharge"] = "-5"  # self-report before discharge: an error
+    df.loc[2, "days_after_discharge"] = "-5"  # urine screen before discharge: out of scope
+    loaded, q = validate_followups(df)
+    assert q["reason"].tolist() == ["negative_followup_day", "in_treatment_screen"]
+    assert q["column"].tolist() == ["days_after_discharge"] * 2 and q["value"].tolist() == ["-5", "-5"]
+    assert "during treatment" in q["detail"].iloc[1]
+    assert OUT_OF_SCOPE_REASONS == {"in_treatment_screen"} and OUT_OF_SCOPE_REASONS <= set(FOLLOWUP_CHECKS)
+    assert FOLLOWUP_CHECKS.index("in_treatment_screen") == FOLLOWUP_CHECKS.index("negative_followup_day") - 1
+
+
+def test_in_treatment_screen_from_dates_and_episodes(make_episodes):
+    eps, _ = validate_episodes(make_episodes(), as_of=AS_OF)  # e1: 2024-01-02 .. 2024-02-15
+    df = pd.DataFrame({"episode_id": ["e1"] * 4,
+                       "followup_date": ["2024-01-20", "2024-02-15", "2024-03-16", "2023-12-30"],
+                       "responded": ["yes"] * 4, "any_use": ["no"] * 4,
+                       "source": ["urine_test", "urine_test", "urine_test", "urine_test"]})
+    loaded, q = validate_followups(df, episodes=eps, as_of=AS_OF)
+    assert loaded["days_after_discharge"].tolist() == [0, 30]  # discharge day counts as follow-up day 0
+    assert q["reason"].tolist() == ["in_treatment_screen", "in_treatment_screen"]
+    assert q["value"].tolist() == ["-26", "-47"]
+
+
+def test_bad_as_of_raises_even_without_date_columns():
+    from iopstats.exceptions import IopstatsError
+
+    with pytest.raises(IopstatsError, match="as_of is not a date"):
+        validate_followups(_fu(), as_of="someday")
+
+
+def test_quarantine_renames_clashing_raw_columns_to_unique_names():
+    df = _sess().assign(row=["a", "b", "c"], input_row=["x", "y", "z"], reason=["r"] * 3)
+    df.loc[1, "hours"] = "-1"
+    _, q = validate_sessions(df, as_of=AS_OF)
+    assert q.columns.is_unique
+    assert q[["row", "input_input_row", "input_row", "input_reason"]].values.tolist() == [[2, "b", "y", "r"]]
