@@ -65,21 +65,22 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("No rows loaded.")
     if args.out:
-        out = Path(args.out)
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            res.data.to_parquet(out, index=False)
-        except OSError as exc:
-            raise IopstatsError(f"could not write Parquet: {exc.strerror or exc}", file=out,
-                                fix="choose a writable path for --out") from None
+        out = _write(args.out, lambda p: res.data.to_parquet(p, index=False), "Parquet", "--out")
         print(f"\nWrote {len(res.data):,} episodes to {out}")
     if args.quarantine_out:
-        q = Path(args.quarantine_out)
-        try:
-            q.parent.mkdir(parents=True, exist_ok=True)
-            res.quarantine.to_csv(q, index=False)
-        except OSError as exc:
-            raise IopstatsError(f"could not write the quarantine: {exc.strerror or exc}", file=q,
-                                fix="choose a writable path for --quarantine-out") from None
+        q = _write(args.quarantine_out, lambda p: res.quarantine.to_csv(p, index=False),
+                   "the quarantine", "--quarantine-out")
         print(f"Wrote {len(res.quarantine):,} quarantined rows to {q}")
     return 0
+
+
+def _write(path, write, what: str, flag: str) -> Path:
+    """Create the folder and write; an OS error becomes an IopstatsError with the fix."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path)
+    except OSError as exc:
+        raise IopstatsError(f"could not write {what}: {exc.strerror or exc}", file=path,
+                            fix=f"choose a writable path for {flag}") from None
+    return path

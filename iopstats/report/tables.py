@@ -19,6 +19,7 @@ import pandas as pd
 
 from iopstats._results import Result
 from iopstats.exceptions import IopstatsError
+from iopstats.io.validate import OUT_OF_SCOPE_REASONS
 from iopstats.report import privacy
 
 __all__ = [
@@ -178,6 +179,9 @@ def quarantine_reasons(report, threshold: int = T) -> ReportTable:
     r = report.reasons[["reason", "column", "n"]].copy() if len(report.reasons) else pd.DataFrame(
         {"reason": [], "column": [], "n": []})
     r["n"] = pd.to_numeric(r["n"]).astype(float)
+    # rows that are valid but outside the table's scope (e.g. urine screens taken during
+    # treatment offered as follow-ups) are listed apart from errors
+    r.insert(0, "kind", np.where(r["reason"].isin(OUT_OF_SCOPE_REASONS), "out of scope", "error"))
     v, m = _suppressed(r, ["n"], threshold)
     return make_table(v, m, formats={"n": "count"}, title=f"Quarantined {report.table} rows by reason",
                       threshold=threshold)
