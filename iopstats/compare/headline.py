@@ -44,6 +44,7 @@ from iopstats.stats.rates import rates
 __all__ = [
     "HEADLINE_COVARIATES",
     "OUTCOME_KEYS",
+    "YEAR_KEY",
     "HeadlineResult",
     "headline_counts",
     "headline_estimates",
@@ -64,6 +65,9 @@ HEADLINE_COVARIATES: tuple[str, ...] = (
 
 #: Outcome columns of the count table, named as in :func:`iopstats.build_outcomes`.
 OUTCOME_KEYS: tuple[str, ...] = ("time_in_treatment", "left_treatment", "exit_cause", "completed")
+
+#: Count-table key of the discharge year (``by_year=True``), named as the Parquet partition column.
+YEAR_KEY = "discharge_year"
 
 #: Episode columns the count step reads (plus the covariates).
 _STAY_COLUMNS: tuple[str, ...] = ("admit_date", "discharge_date", "discharge_reason", "los_days", "los_min", "los_max")
@@ -156,7 +160,13 @@ def _canonical_frame(df: pd.DataFrame, covs: list[str]) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
-def _derive(part: pd.DataFrame, covs: list[str], as_of: pd.Timestamp) -> pd.DataFrame:
+def _year(part: pd.DataFrame) -> np.ndarray:
+    """Discharge year, admission year when there is no discharge date: the rule
+    :func:`iopstats.io.parquet.write_episodes_parquet` partitions by (int64)."""
+    return part["discharge_date"].fillna(part["admit_date"]).dt.year.to_numpy(dtype=np.int64)
+
+
+def _derive(part: pd.DataFrame, covs: list[str], as_of: pd.Timestamp, by_year: bool = False) -> pd.DataFrame:
     """Per-row outcomes of one partition (same rules as build_outcomes)."""
     if part["admit_date"].isna().any():
         raise IopstatsError("episodes with a missing admission date", column="admit_date",
@@ -177,7 +187,11 @@ def _derive(part: pd.DataFrame, covs: list[str], as_of: pd.Timestamp) -> pd.Data
     stay.loc[~stay["_discharged"], "discharge_reason"] = pd.NA
     los = length_of_stay(stay, as_of)
     comp = completion(stay, los["left_treatment"])
-    out = part[["level_of_care", *covs]].copy()
+    out = part[["level_of_care"]].copy()
+    if by_year:
+        out[YEAR_KEY] = _year(part)
+    for c in covs:
+        out[c] = part[c]
     out["time_in_treatment"] = los["time_in_treatment"]
     out["left_treatment"] = los["left_treatment"]
     out["exit_cause"] = comp["exit_cause"]
@@ -186,12 +200,20 @@ def _derive(part: pd.DataFrame, covs: list[str], as_of: pd.Timestamp) -> pd.Data
 
 
 _PACK_LIMIT = 2**62
+#: Years a datetime64[ns] can hold: the year key is packed as an offset from the first.
+_YEAR_MIN, _YEAR_MAX = pd.Timestamp.min.year, pd.Timestamp.max.year
+
+
+def _is_year(dtype) -> bool:
+    return isinstance(dtype, np.dtype) and dtype == np.int64
 
 
 def _radix(dtype) -> int:
     """Number of codes of a key column: its values plus one for missing."""
     if isinstance(dtype, pd.CategoricalDtype):
         return len(dtype.categories) + 1
+    if _is_year(dtype):
+        return _YEAR_MAX - _YEAR_MIN + 1  # never missing (the admission year stands in)
     return 3  # boolean / Int64 0-1: False(0), True(1), missing(2)
 
 
@@ -200,6 +222,8 @@ def _codes(s: pd.Series) -> np.ndarray:
     if isinstance(s.dtype, pd.CategoricalDtype):
         c = s.cat.codes.to_numpy().astype(np.int64)
         return np.where(c < 0, len(s.dtype.categories), c)
+    if _is_year(s.dtype):
+        return s.to_numpy() - _YEAR_MIN
     v = s.to_numpy(dtype="float64", na_value=np.nan)
     return np.where(np.isnan(v), 2, v).astype(np.int64)
 
@@ -218,9 +242,9 @@ def _packing(cols: list[str], dtypes) -> list[list[str]]:
     return groups
 
 
-def _plan(covs: list[str], dtypes) -> list[tuple[str, list[str] | None]]:
+def _plan(covs: list[str], dtypes, by_year: bool = False) -> list[tuple[str, list[str] | None]]:
     """Grouping keys of the fast count: packed integer codes around the float time."""
-    pre = _packing(["level_of_care", *covs], dtypes)
+    pre = _packing(["level_of_care", *([YEAR_KEY] if by_year else []), *covs], dtypes)
     post = _packing(["left_treatment", "exit_cause", "completed"], dtypes)
     plan = [(f"_k{i}", g) for i, g in enumerate(pre)]
     plan.append(("time_in_treatment", None))
@@ -257,6 +281,8 @@ def _unpack(table: pd.DataFrame, plan, dtypes, keys: list[str]) -> pd.DataFrame:
             dt = dtypes[c]
             if isinstance(dt, pd.CategoricalDtype):
                 cols[c] = pd.Categorical.from_codes(np.where(v == r - 1, -1, v), dtype=dt)
+            elif _is_year(dt):
+                cols[c] = v + _YEAR_MIN
             else:
                 arr = pd.array(v == 1, dtype="boolean")
                 arr[v == 2] = pd.NA
@@ -266,9 +292,9 @@ def _unpack(table: pd.DataFrame, plan, dtypes, keys: list[str]) -> pd.DataFrame:
     return out
 
 
-def _derive_packed(part: pd.DataFrame, covs: list[str], as_of: pd.Timestamp, plan) -> pd.DataFrame:
+def _derive_packed(part: pd.DataFrame, covs: list[str], as_of: pd.Timestamp, plan, by_year: bool) -> pd.DataFrame:
     """One Dask partition: canonical dtypes (codes must mean the same everywhere), derive, pack."""
-    return _pack(_derive(_canonical_frame(part, covs), covs, as_of), plan)
+    return _pack(_derive(_canonical_frame(part, covs), covs, as_of, by_year), plan)
 
 
 def _resolve_as_of(as_of, frame) -> pd.Timestamp:
@@ -298,6 +324,7 @@ def headline_counts(
     covariates: Sequence[str] = HEADLINE_COVARIATES,
     *,
     as_of=None,
+    by_year: bool = False,
 ) -> pd.DataFrame:
     """Collapse episodes to the one count table the headline estimates need.
 
@@ -324,11 +351,20 @@ def headline_counts(
         ``build_outcomes``). Default: the latest admission or discharge date
         (with Dask this is a small extra reduction over two date columns;
         pass ``as_of`` to avoid it).
+    by_year : bool
+        Also keep the discharge year as a key (column ``discharge_year``,
+        int64, right after ``level_of_care``), in the same pass: the year of
+        ``discharge_date``, or of ``admit_date`` when there is no discharge
+        date, which is the rule the Parquet dataset is partitioned by (so it
+        equals the ``discharge_year`` partition). It is the discharge year as
+        recorded, whatever ``as_of``. :func:`headline_estimates` pools over it
+        and reports the counts by year in ``HeadlineResult.by_year``.
 
     Returns
     -------
     DataFrame
-        ``level_of_care``, the covariates, ``time_in_treatment`` (float days),
+        ``level_of_care``, ``discharge_year`` (with ``by_year=True``), the
+        covariates, ``time_in_treatment`` (float days),
         ``left_treatment`` (Int64 0/1), ``exit_cause`` (categorical),
         ``completed`` (boolean, missing while open or reason unknown) and
         ``n`` (int64), sorted by the keys; identical on pandas and Dask.
@@ -345,9 +381,15 @@ def headline_counts(
       level_of_care     sex  time_in_treatment  left_treatment  completed  n
     0           iop    male               30.0               1       True  2
     1    outpatient  female               30.0               0       <NA>  1
+    >>> headline_counts(eps, covariates=[], as_of="2024-03-02", by_year=True)[["level_of_care", "discharge_year", "n"]]
+      level_of_care  discharge_year  n
+    0           iop            2024  2
+    1    outpatient            2024  1
     """
     covs = _check_covariates(covariates)
-    keys = ["level_of_care", *covs, *OUTCOME_KEYS]
+    if not isinstance(by_year, bool):
+        raise IopstatsError("by_year must be True or False", value=by_year, fix="pass by_year=True or by_year=False")
+    keys = ["level_of_care", *([YEAR_KEY] if by_year else []), *covs, *OUTCOME_KEYS]
     if _is_dask(episodes):
         for c in _needed(covs):
             if c not in episodes.columns:
@@ -362,10 +404,10 @@ def headline_counts(
                                     fix="read it with iopstats.io.parquet.read_episodes_parquet(engine='dask')")
         stamp = _resolve_as_of(as_of, frame)
         meta = _derive(_canonical_frame(frame._meta.iloc[:0].astype(
-            {c: _dtype(_CANONICAL[c]) for c in _needed(covs)}), covs), covs, stamp)
+            {c: _dtype(_CANONICAL[c]) for c in _needed(covs)}), covs), covs, stamp, by_year)
         dtypes = meta.dtypes
-        plan = _plan(covs, dtypes)
-        packed = frame.map_partitions(_derive_packed, covs, stamp, plan, meta=_pack(meta, plan))
+        plan = _plan(covs, dtypes, by_year)
+        packed = frame.map_partitions(_derive_packed, covs, stamp, plan, by_year, meta=_pack(meta, plan))
         return _unpack(collapse(packed, [name for name, _ in plan]), plan, dtypes, keys)
     if not isinstance(episodes, pd.DataFrame):
         raise IopstatsError("episodes must be a pandas or Dask DataFrame", value=type(episodes).__name__,
@@ -373,9 +415,9 @@ def headline_counts(
     _check_columns(episodes.columns, covs)
     frame = _canonical_frame(episodes, covs)
     stamp = _resolve_as_of(as_of, frame)
-    derived = _derive(frame, covs, stamp)
+    derived = _derive(frame, covs, stamp, by_year)
     del frame
-    plan = _plan(covs, derived.dtypes)
+    plan = _plan(covs, derived.dtypes, by_year)
     return _unpack(collapse(_pack(derived, plan), [name for name, _ in plan]), plan, derived.dtypes, keys)
 
 
@@ -418,6 +460,13 @@ class HeadlineResult(Result):
         Rows of the table the estimates were computed from.
     covariates : tuple of str
     reference : object
+    by_year : DataFrame or None
+        Only when the count table has the year key (``by_year=True``):
+        episodes by ``level_of_care`` (reference first) and
+        ``discharge_year``, with ``n`` (episodes) and ``completed``
+        (completed episodes), sorted; ``n`` sums to :attr:`n`. Every other
+        piece is computed after pooling over the years, so it equals the
+        estimates from a table without the year.
     timings : dict
         Seconds per step (not part of equality).
     """
@@ -432,6 +481,7 @@ class HeadlineResult(Result):
     n_patterns: int = 0
     covariates: tuple[str, ...] = ()
     reference: object = None
+    by_year: pd.DataFrame | None = None
     timings: dict = field(default_factory=dict, compare=False)
 
 
@@ -488,10 +538,14 @@ def headline_estimates(
         The table from :func:`headline_counts` (``weights="n"``), or row-level
         data with the same columns (e.g. :func:`iopstats.build_outcomes`
         output, ``weights=None``): the numbers are the same. Not modified.
+        A ``discharge_year`` column (``headline_counts(..., by_year=True)``)
+        is counted into ``.by_year`` and then pooled over (the table is
+        collapsed over the year with the weights), so every estimate equals
+        the one from the table without it.
     covariates : sequence of str, optional
         Case-mix covariates of the logistic and Cox models. Default: every
-        column of the count table that is not the level, an outcome or the
-        weight (with ``weights=None``: :data:`HEADLINE_COVARIATES`).
+        column of the count table that is not the level, the year, an outcome
+        or the weight (with ``weights=None``: :data:`HEADLINE_COVARIATES`).
     reference : object
         Level every other level is compared with (IOP).
     weights : str or None
@@ -508,7 +562,8 @@ def headline_estimates(
     -------
     HeadlineResult
         ``.summary`` compact table by level, ``.rates``, ``.comparison``,
-        ``.km``, ``.logrank``, ``.logistic``, ``.cox``.
+        ``.km``, ``.logrank``, ``.logistic``, ``.cox``; ``.by_year`` with a
+        year key.
 
     Examples
     --------
@@ -528,6 +583,9 @@ def headline_estimates(
     (400, True)
     >>> list(res.cox.summary.index)
     ['level_of_care[residential_short]', 'level_of_care[outpatient]', 'sex[female]']
+    >>> yr = headline_estimates(headline_counts(rows, covariates=["sex"], as_of="2024-06-30", by_year=True))
+    >>> yr.summary.equals(res.summary), int(yr.by_year["n"].sum())
+    (True, 400)
     """
     if not isinstance(counts, pd.DataFrame):
         raise IopstatsError("counts must be a pandas DataFrame", value=type(counts).__name__,
@@ -541,7 +599,7 @@ def headline_estimates(
             raise IopstatsError("count table is missing a column", column=c,
                                 fix="build it with headline_counts (or build_outcomes for row-level data)")
     if covariates is None:
-        covs = ([c for c in counts.columns if c not in (*base, weights)] if weights
+        covs = ([c for c in counts.columns if c not in (*base, YEAR_KEY, weights)] if weights
                 else list(HEADLINE_COVARIATES))
     else:
         covs = [covariates] if isinstance(covariates, str) else list(covariates)
@@ -552,8 +610,19 @@ def headline_estimates(
         if c in base or c == weights:
             raise IopstatsError("a covariate is also the level, an outcome or the weight", column=c,
                                 fix="list case-mix columns only")
-
+        if c == YEAR_KEY:
+            raise IopstatsError("the discharge year is the table's year key, not a case-mix covariate", column=c,
+                                fix="leave it out of covariates= (the estimates pool over years; counts by year "
+                                    "are in .by_year)")
     timings: dict[str, float] = {}
+    year_tab = None
+    if YEAR_KEY in counts.columns:
+        t0 = _time.perf_counter()
+        year_tab = _year_counts(counts, reference, weights)
+        if weights:  # pool over the years: the table without the year key, same rows, order and counts
+            pooled = [c for c in counts.columns if c not in (YEAR_KEY, weights)]
+            counts = collapse(counts, pooled, weights=weights, name=weights)
+        timings["pool_years"] = _time.perf_counter() - t0
 
     def timed(step, fn, *args, **kwargs):
         t0 = _time.perf_counter()
@@ -613,8 +682,22 @@ def headline_estimates(
         n_patterns=len(data),
         covariates=tuple(covs),
         reference=reference,
+        by_year=year_tab,
         timings=timings,
     )
+
+
+def _year_counts(counts: pd.DataFrame, reference, weights: str | None) -> pd.DataFrame:
+    """Episodes and completed episodes by level of care (reference first) and discharge year."""
+    year = counts[YEAR_KEY]
+    if year.isna().any() or not pd.api.types.is_integer_dtype(year.dtype):
+        raise IopstatsError("the discharge_year column must hold whole years, none missing", column=YEAR_KEY,
+                            fix="build the table with headline_counts(..., by_year=True)")
+    w = counts[weights].to_numpy() if weights else np.ones(len(counts), dtype=np.int64)
+    done = counts["completed"].eq(True).fillna(False).to_numpy(dtype=bool)
+    tab = pd.DataFrame({"level_of_care": _prepare_levels(counts, reference, weights),
+                        YEAR_KEY: year.to_numpy(dtype=np.int64), "n": w, "completed": np.where(done, w, 0)})
+    return tab.groupby(["level_of_care", YEAR_KEY], observed=True, dropna=False, sort=True).sum().reset_index()
 
 
 def _compact_summary(rate_tab, comp, km, logit, cx, reference) -> pd.DataFrame:
@@ -658,6 +741,7 @@ def headline_from_parquet(
     covariates: Sequence[str] = HEADLINE_COVARIATES,
     as_of=None,
     years: Sequence[int] | None = None,
+    by_year: bool = False,
     reference: object = "iop",
     confidence: float = 0.95,
     missing_covariates: str = "drop",
@@ -684,6 +768,10 @@ def headline_from_parquet(
     covariates, as_of : see :func:`headline_counts`.
     years : sequence of int, optional
         Discharge years to read.
+    by_year : bool
+        Count the discharge year too, in the same pass (see
+        :func:`headline_counts`): ``.by_year`` holds episodes and completions
+        by level and year; every estimate is the pooled one.
     reference, confidence, missing_covariates : see :func:`headline_estimates`.
 
     Returns
@@ -704,12 +792,12 @@ def headline_from_parquet(
         frame = read_episodes_parquet(path, columns=columns, years=years)
         t_read = _time.perf_counter() - t0
         t0 = _time.perf_counter()
-        table = headline_counts(frame, covs, as_of=as_of)
+        table = headline_counts(frame, covs, as_of=as_of, by_year=by_year)
         del frame
         pre = {"read": t_read, "counts": _time.perf_counter() - t0}
     elif engine == "dask":
         t0 = _time.perf_counter()
-        table = _dask_counts(path, columns, covs, as_of, years, scheduler)
+        table = _dask_counts(path, columns, covs, as_of, years, scheduler, by_year)
         pre = {"counts": _time.perf_counter() - t0}
     else:
         raise IopstatsError("unknown engine", value=engine, fix="use engine='pandas' or engine='dask'")
@@ -724,7 +812,7 @@ def _with_timings(res: HeadlineResult, pre: dict) -> HeadlineResult:
     return dataclasses.replace(res, timings={**pre, **res.timings})
 
 
-def _dask_counts(path, columns, covs, as_of, years, scheduler) -> pd.DataFrame:
+def _dask_counts(path, columns, covs, as_of, years, scheduler, by_year) -> pd.DataFrame:
     from iopstats.io.parquet import read_episodes_parquet
 
     try:
@@ -737,7 +825,7 @@ def _dask_counts(path, columns, covs, as_of, years, scheduler) -> pd.DataFrame:
         import dask
 
         with dask.config.set(scheduler=client.get if client is not None else None):
-            return headline_counts(ddf, covs, as_of=as_of)
+            return headline_counts(ddf, covs, as_of=as_of, by_year=by_year)
 
     if isinstance(scheduler, Client):
         return run(scheduler)

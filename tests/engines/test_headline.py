@@ -243,3 +243,105 @@ def test_headline_dask_rejects_non_canonical_frames(tmp_path, dask_client, synth
         headline_from_parquet(tmp_path, engine="dask", scheduler=8786)
     with pytest.raises(IopstatsError, match="for the Dask engine"):
         headline_from_parquet(tmp_path, engine="pandas", scheduler="tcp://127.0.0.1:8786")
+
+
+# ----------------------------------------------------------------- counts by discharge year (by_year=True)
+
+
+def _row_year_crosstab(eps: pd.DataFrame, rows: pd.DataFrame, year: pd.Series) -> pd.DataFrame:
+    """Episodes and completions by level and year, straight from the rows (no collapsing)."""
+    df = pd.DataFrame({"level_of_care": eps["level_of_care"].astype(str).to_numpy(),
+                       "discharge_year": year.astype("int64").to_numpy(),
+                       "completed": rows["completed"].eq(True).fillna(False).to_numpy(dtype=bool)})
+    return df.groupby(["level_of_care", "discharge_year"]).agg(n=("completed", "size"),
+                                                                completed=("completed", "sum")).sort_index()
+
+
+def _as_crosstab(by_year: pd.DataFrame) -> pd.DataFrame:
+    out = by_year.assign(level_of_care=by_year["level_of_care"].astype(str))
+    out = out.set_index(["level_of_care", "discharge_year"])[["n", "completed"]].sort_index()
+    out.columns.name = None
+    return out
+
+
+def test_headline_by_year_estimates_equal_pooled_and_year_table_equals_row_crosstab():
+    eps = make_episodes(3000, seed=7)  # open episodes, four admission years, discharges after as_of
+    before = eps.copy()
+    as_of = "2019-03-31"  # after the last admission, before some discharges
+    pooled = headline_counts(eps, covariates=COVS, as_of=as_of)
+    yearly = headline_counts(eps, covariates=COVS, as_of=as_of, by_year=True)
+    pd.testing.assert_frame_equal(eps, before, check_exact=True)
+    assert list(yearly.columns[:2]) == ["level_of_care", "discharge_year"] and yearly["discharge_year"].dtype == "int64"
+    assert len(yearly) > len(pooled) and yearly["n"].sum() == pooled["n"].sum() == len(eps)
+    # summing the year table over the year gives the pooled table: same rows, order, dtypes and counts
+    pd.testing.assert_frame_equal(collapse(yearly.drop(columns="discharge_year"), list(pooled.columns[:-1]),
+                                           weights="n"), pooled, check_exact=True)
+    counts_before = yearly.copy()
+    res_year = headline_estimates(yearly)
+    pd.testing.assert_frame_equal(yearly, counts_before, check_exact=True)
+    res_pool = headline_estimates(pooled)
+    assert_results_equal(res_year, res_pool, exact=True)
+    assert res_year.n_patterns == res_pool.n_patterns and res_year.covariates == tuple(COVS)
+    assert res_pool.by_year is None
+    # the year table: the partition rule (discharge year, admission year when open), sums to the total
+    tab = res_year.by_year
+    assert list(tab.columns) == ["level_of_care", "discharge_year", "n", "completed"]
+    assert tab["n"].sum() == res_year.n == len(eps)
+    assert tab["completed"].sum() == res_year.summary["completed"].sum()
+    assert str(tab["level_of_care"].iloc[0]) == "iop"  # reference first, as in .summary
+    year = eps["discharge_date"].dt.year.fillna(eps["admit_date"].dt.year)
+    rows = build_outcomes(eps, as_of=as_of)
+    pd.testing.assert_frame_equal(_as_crosstab(tab), _row_year_crosstab(eps, rows, year), check_dtype=False)
+    assert set(tab["discharge_year"]) == set(year.astype(int))
+    # discharges after as_of are open for the estimates but keep their discharge year (checked above)
+    late = eps["discharge_date"] > pd.Timestamp(as_of)
+    assert late.any() and (rows.loc[late.to_numpy(), "left_treatment"] == 0).all()
+    assert eps["discharge_date"].isna().any()  # open episodes: counted in their admission year
+
+
+def test_headline_by_year_row_level_data_and_weights_none():
+    eps = make_episodes(800, seed=3)
+    rows = build_outcomes(eps, as_of="2019-12-31").assign(
+        discharge_year=eps["discharge_date"].dt.year.fillna(eps["admit_date"].dt.year).astype("int64").to_numpy())
+    res = headline_estimates(rows, covariates=COVS, weights=None)
+    tab = headline_estimates(headline_counts(eps, covariates=COVS, as_of="2019-12-31", by_year=True))
+    assert_results_equal(res, tab, exact=False)
+    pd.testing.assert_frame_equal(res.by_year, tab.by_year, check_exact=True)
+
+
+def test_headline_by_year_errors_name_the_fix(synth_episodes):
+    yearly = headline_counts(synth_episodes, covariates=COVS, by_year=True)
+    with pytest.raises(IopstatsError, match="year key, not a case-mix covariate") as err:
+        headline_estimates(yearly, covariates=["sex", "discharge_year"])
+    assert err.value.fix
+    with pytest.raises(IopstatsError, match="by_year must be True or False"):
+        headline_counts(synth_episodes, covariates=COVS, by_year="yes")
+    with pytest.raises(IopstatsError, match="whole years"):
+        headline_estimates(yearly.assign(discharge_year=yearly["discharge_year"].astype(float)))
+
+
+def _parquet_crosstab(dataset, as_of=None) -> pd.DataFrame:
+    """Level x partition year straight from the Parquet rows (the partition column itself)."""
+    eps = read_episodes_parquet(dataset, columns=[c.name for c in EPISODE_COLUMNS] + ["discharge_year"])
+    rows = build_outcomes(eps.drop(columns="discharge_year"), as_of=as_of)
+    return _row_year_crosstab(eps, rows, eps["discharge_year"].astype(str).astype(int))
+
+
+def test_headline_from_parquet_by_year_equals_pooled_and_partition_crosstab(tedsd_dataset):
+    pooled = headline_from_parquet(tedsd_dataset)
+    yearly = headline_from_parquet(tedsd_dataset, by_year=True)
+    assert_results_equal(yearly, pooled, exact=True)
+    assert yearly.n_patterns == pooled.n_patterns and pooled.by_year is None
+    assert yearly.by_year["n"].sum() == yearly.n == 10000
+    assert sorted(set(yearly.by_year["discharge_year"])) == [2019, 2021]
+    pd.testing.assert_frame_equal(_as_crosstab(yearly.by_year), _parquet_crosstab(tedsd_dataset), check_dtype=False)
+
+
+@pytest.mark.slow
+def test_headline_from_parquet_by_year_dask_equal_pandas(tedsd_dataset, dask_client):
+    pan = headline_from_parquet(tedsd_dataset, by_year=True)
+    das = headline_from_parquet(tedsd_dataset, engine="dask", scheduler=dask_client, by_year=True)
+    pooled = headline_from_parquet(tedsd_dataset, engine="dask", scheduler=dask_client)
+    assert_results_equal(das, pooled, exact=True)
+    assert_results_equal(das, pan, exact=True)
+    pd.testing.assert_frame_equal(das.by_year, pan.by_year, check_exact=True)
