@@ -122,7 +122,7 @@ def _as_of(as_of, ep: pd.DataFrame, followups, sessions) -> pd.Timestamp:
             ts = pd.NaT
         if pd.isna(ts):
             raise IopstatsError("as_of is not a date", value=as_of, fix="pass as_of='YYYY-MM-DD' or a Timestamp")
-        return ts.normalize().tz_localize(None) if ts.tzinfo else ts.normalize()
+        return ts.tz_localize(None).normalize() if ts.tzinfo else ts.normalize()  # local date, DST-safe
     dates = [ep["admit_date"].max(), ep["discharge_date"].max()]
     if followups is not None:
         dates.append(followups["followup_date"].max())
