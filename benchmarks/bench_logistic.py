@@ -16,13 +16,13 @@ Run: ``.venv/bin/python benchmarks/bench_logistic.py [--n 1700000] [--rows]``
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
 from iopstats.stats.logistic import logistic
+from _timing import best_of
 
 #: covariate -> number of levels; (levels - 1) sums to 35 indicators
 CARDINALITY = {
@@ -54,15 +54,6 @@ def make_data(n: int, seed: int = 0) -> pd.DataFrame:
 def design_rows(df: pd.DataFrame) -> pd.DataFrame:
     X = pd.get_dummies(df[list(CARDINALITY)], drop_first=True, dtype=float)
     return sm.add_constant(X, prepend=True)
-
-
-def best_of(fn, repeat: int):
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def main() -> None:

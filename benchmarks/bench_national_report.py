@@ -35,37 +35,15 @@ import threading
 import time
 from pathlib import Path
 
-CACHE = Path("/tmp/iopstats-bench/scaling")
 OUT = Path("/tmp/iopstats-bench/national")
-YEARS = list(range(2010, 2020))
-ROWS_PER_YEAR = 1_700_000
 
 
 def prepare() -> Path:
-    """The ten-year Parquet dataset (cached); converts cached CSVs or generates missing years."""
-    dataset = CACHE / "episodes.parquet"
-    marker = dataset / f"_years_{'-'.join(map(str, YEARS))}.done"  # bench_scaling.py's marker
-    if marker.exists():
-        return dataset
-    from iopstats.synthetic.tedsd import write_tedsd_csv
+    """The ten-year Parquet dataset, shared (and cached) with bench_scaling.py."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_scaling import prepare as prepare_years
 
-    CACHE.mkdir(parents=True, exist_ok=True)
-    csvs = []
-    for y in YEARS:
-        csv = CACHE / f"tedsd_{y}.csv"
-        if not csv.exists():
-            t0 = time.perf_counter()
-            write_tedsd_csv(csv, n=ROWS_PER_YEAR, year=y, seed=y)
-            print(f"wrote {csv.name} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        csvs.append(str(csv))
-    if dataset.exists():
-        shutil.rmtree(dataset)
-    t0 = time.perf_counter()
-    exe = Path(sys.executable).with_name("iopstats")
-    subprocess.run([str(exe), "convert", *csvs, "--out", str(dataset)], check=True)
-    print(f"converted {len(csvs)} years to {dataset} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    marker.touch()
-    return dataset
+    return prepare_years(10)
 
 
 def _tree_rss(pid: int) -> tuple[int, int]:
@@ -166,7 +144,7 @@ def main(argv=None) -> int:
         print(f"report failed (exit {r['exit_code']}): {r.get('error')}")
         return 1
     ht = r["headline_timings"]
-    print(f"\n# Nightly national report, {len(YEARS)} years, data_engine = {r['engine']}\n")
+    print(f"\n# Nightly national report, 10 years, data_engine = {r['engine']}\n")
     print("| figure | value |\n|---|---:|")
     print(f"| episodes counted (sum of n) | {r['rows_counted']:,} |")
     print(f"| count-table patterns | {r['patterns']:,} |")

@@ -12,7 +12,6 @@ lifelines is a peer for comparison only (never imported by iopstats).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import pandas as pd
@@ -21,6 +20,7 @@ from iopstats.stats.counts import collapse
 from iopstats.stats.cuminc import cumulative_incidence
 from iopstats.stats.kaplan_meier import kaplan_meier
 from iopstats.stats.logrank import logrank
+from _timing import best_of as best
 
 
 def make_data(n: int, seed: int = 0) -> pd.DataFrame:
@@ -34,15 +34,6 @@ def make_data(n: int, seed: int = 0) -> pd.DataFrame:
     event = (t_event <= t_cens).astype(np.int64)
     cause = np.where(event == 1, rng.integers(1, 4, size=n), 0)
     return pd.DataFrame({"level_of_care": groups[g], "days": time, "left": event, "cause": cause})
-
-
-def best(fn, repeat: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def main() -> None:

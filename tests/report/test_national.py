@@ -13,7 +13,6 @@ import hashlib
 import html
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -32,6 +31,7 @@ from iopstats.report.config import (
     load_config,
 )
 from iopstats.report.nightly import EXIT_FAILED, EXIT_OK, notebook_path, run_reports
+from tests.report.html_pages import html_tables, strip_images
 
 REPO = Path(__file__).resolve().parents[2]
 YEARS = {2018: 400, 2019: 3000}
@@ -76,46 +76,12 @@ def runs(dataset) -> dict:
     return out
 
 
-class _Tables(HTMLParser):
-    """Every <table> of a page as {"headers": [...], "rows": [[...], ...]}."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables, self._row, self._cell, self._kind = [], None, None, None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self.tables.append({"headers": [], "rows": []})
-        elif tag == "tr" and self.tables:
-            self._row = []
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell, self._kind = [], tag
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self._row.append(("".join(self._cell).strip(), self._kind))
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            t = self.tables[-1]
-            if self._row and all(k == "th" for _, k in self._row) and not t["headers"]:
-                t["headers"] = [c for c, _ in self._row]
-            else:
-                t["rows"].append([c for c, _ in self._row])
-            self._row = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
 def _tables(page: Path) -> list[dict]:
-    p = _Tables()
-    p.feed(page.read_text(encoding="utf-8"))
-    return p.tables
+    return html_tables(page.read_text(encoding="utf-8"))
 
 
 def _text(page: Path) -> str:
-    text = re.sub(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=\s]+", "", page.read_text(encoding="utf-8"))
+    text = strip_images(page.read_text(encoding="utf-8"))
     return re.sub(r"<style.*?</style>", "", text, flags=re.S | re.I)
 
 

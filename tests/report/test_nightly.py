@@ -11,54 +11,18 @@ import signal
 import subprocess
 import sys
 import time
-from html.parser import HTMLParser
 from pathlib import Path
 
 
 from fake_data import PLANTED
 from iopstats.report.config import ReportConfig
 from iopstats.report.nightly import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, run_reports
+from tests.report.html_pages import html_tables, strip_images
 
 COUNT_HEADERS = {
     "n", "events", "input_rows", "loaded", "quarantined", "n_missing", "n_values", "n_due", "n_responded",
     "admitted", "retained_30", "retained_60", "retained_90", "completed",
 }
-
-
-class _Tables(HTMLParser):
-    """Collect every <table> as (headers, rows of cell text)."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables, self._cell, self._row, self._in = [], None, None, None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self.tables.append({"headers": [], "rows": []})
-        elif tag == "tr" and self.tables:
-            self._row = []
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell, self._in = [], tag
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self._row.append(("".join(self._cell).strip(), self._in))
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            t = self.tables[-1]
-            if all(kind == "th" for _, kind in self._row) and not t["headers"]:
-                t["headers"] = [c for c, _ in self._row]
-            else:
-                t["rows"].append([c for c, _ in self._row])
-            self._row = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def _strip_images(text: str) -> str:
-    return re.sub(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=\s]+", "", text)
 
 
 def _html_files(out: Path) -> list[Path]:
@@ -115,7 +79,7 @@ def test_no_planted_identifiers_ids_or_dates_in_any_html(good_run, inputs_dir):
     ids = set(eps["client_id"]) | set(eps["episode_id"])
     dates = set(eps["admit_date"].dropna()) | set(eps["discharge_date"].dropna())
     for path in _html_files(good_run["out"]):
-        text = _strip_images(path.read_text())
+        text = strip_images(path.read_text())
         for planted in PLANTED:
             assert planted not in text, (path.name, planted)
         assert not re.search(r"\d{3}-\d{2}-\d{4}", text), path
@@ -129,9 +93,7 @@ def test_no_planted_identifiers_ids_or_dates_in_any_html(good_run, inputs_dir):
 def test_no_small_counts_in_published_tables(good_run):
     checked = 0
     for path in _html_files(good_run["out"] / "runs"):
-        parser = _Tables()
-        parser.feed(path.read_text())
-        for table in parser.tables:
+        for table in html_tables(path.read_text()):
             heads = table["headers"]
             is_transition = heads and heads[0] == "from \\ to"
             for row in table["rows"]:
@@ -153,7 +115,7 @@ def test_same_input_gives_same_tables(good_run, inputs_dir, tmp_path):
     assert run_reports(cfg, echo=None).exit_code == EXIT_OK
     first = (good_run["out"] / "current" / "data_quality.html").read_text()
     second = (tmp_path / "again" / "current" / "data_quality.html").read_text()
-    assert _strip_images(first) == _strip_images(second)
+    assert strip_images(first) == strip_images(second)
 
 
 def _toy_cfg(out, **kw):
