@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import linalg, special
 
 from iopstats._checks import binary_outcome, frequency_weights
+from iopstats.stats._rank import design_rank, triangular_factor
 from iopstats.exceptions import IopstatsError
 
 _MAX_ITER = 100
@@ -304,6 +305,22 @@ class _Design:
                 out[c["t"]] = _vdot(c["x"], v)
         return out
 
+    def dense_blocks(self, row_scale: np.ndarray, size: int = 65536):
+        """Yield the dense design, rows scaled by ``row_scale``, in blocks of rows."""
+        for start in range(0, self.P, size):
+            rows = slice(start, min(start + size, self.P))
+            s = row_scale[rows]
+            X = np.zeros((len(s), self.k))
+            X[:, 0] = 1.0
+            for c in self.cols:
+                if c["cat"]:
+                    t = c["tmap"][c["codes"][rows]]
+                    hit = np.flatnonzero(t >= 0)
+                    X[hit, t[hit]] = 1.0
+                else:
+                    X[:, c["t"]] = c["x"][rows]
+            yield X * s[:, None]
+
     def xtwx(self, w: np.ndarray) -> np.ndarray:
         """``X' diag(w) X`` from joint count tables of the categorical columns."""
         k = self.k
@@ -414,21 +431,17 @@ class _Fit:
     eta: np.ndarray
 
 
-def _check_rank(info: np.ndarray, names: list[str]) -> None:
+def _check_rank(D: _Design, trials: np.ndarray) -> None:
     """Raise when the (weighted) design is rank deficient, naming a term.
 
-    Pivoted QR of a square root of ``X' W X`` takes the same pivots as pivoted
-    QR of ``sqrt(W) X`` (both depend on the Gram matrix only).
+    The rank comes from pivoted QR of ``sqrt(trials) X`` itself
+    (:mod:`iopstats.stats._rank`, stated tolerance ``RANK_TOL``), so it does
+    not depend on how a BLAS build rounds the cross-product ``X' W X``.
     """
-    vals, vecs = linalg.eigh(info)
-    vals = np.clip(vals, 0.0, None)
-    root = (vecs * np.sqrt(vals)).T  # root.T @ root == info
-    _, r, piv = linalg.qr(root, mode="economic", pivoting=True)
-    d = np.abs(np.diag(r))
-    tol = d.max() * len(d) * 1e-9 if d.size else 0.0
-    rank = int((d > tol).sum())
-    if rank < info.shape[0]:
-        dropped = [names[i] for i in piv[rank:]]
+    R = triangular_factor(D.dense_blocks(np.sqrt(trials)), D.k)
+    rank, piv = design_rank(R)
+    if rank < D.k:
+        dropped = [D.names[i] for i in piv[rank:]]
         raise IopstatsError(
             "covariates are collinear: a term is a combination of the others",
             value=", ".join(dropped),
@@ -484,8 +497,6 @@ def _newton(D: _Design, events: np.ndarray, trials: np.ndarray) -> _Fit:
         p = special.expit(eta)
         score = D.xtv(events - trials * p)
         info = D.xtwx(trials * p * (1.0 - p))
-        if it == 1:
-            _check_rank(info, D.names)
         try:
             cf = linalg.cho_factor(info, check_finite=False)
             step = linalg.cho_solve(cf, score, check_finite=False)
@@ -536,6 +547,7 @@ def _fit_patterns(pat: _Patterns) -> tuple[_Fit, _Design]:
             fix="choose an outcome with both events and non-events",
         )
     D = _Design(pat)
+    _check_rank(D, pat.trials)
     _separation_precheck(pat)
     fit = _newton(D, pat.events, pat.trials)
     bad = (np.abs(fit.eta) > _ETA_LIMIT) & (pat.trials > 0)

@@ -223,3 +223,28 @@ def test_term_names_follow_shared_design_convention(ctn):
     covs = ["arm", "is_male", "age", "race", "flag"]
     res = logistic(df, "ctn0094_relapse_event", covs)
     assert list(res.summary.index[1:]) == list(design_matrix(df, covs).columns)
+
+
+@pytest.mark.parametrize("scale", [1.0, 100.0, 1e4])
+@pytest.mark.parametrize("seed", range(8))
+def test_logistic_collinear_numeric_covariates_rejected_whatever_the_rounding(seed, scale):
+    # x3 = 0.1 x1 + 0.3 x2 holds only to rounding: the eigenvalues of X'WX then come out
+    # as tiny positive numbers on some BLAS builds, which the rank must not depend on
+    rng = np.random.default_rng(seed)
+    n = 60
+    df = pd.DataFrame({"x1": rng.normal(size=n) * scale, "x2": rng.normal(size=n)})
+    df["x3"] = 0.1 * df["x1"] + 0.3 * df["x2"]
+    df["y"] = rng.integers(0, 2, size=n)
+    with pytest.raises(IopstatsError, match="collinear"):
+        logistic(df, "y", ["x1", "x2", "x3"])
+
+
+def test_logistic_nearly_but_not_collinear_covariates_fit():
+    # a dependence broken at 1e-3 of the column scale is information, not collinearity
+    rng = np.random.default_rng(3)
+    n = 200
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    df["x3"] = 0.1 * df["x1"] + 0.3 * df["x2"] + 1e-3 * rng.normal(size=n)
+    df["y"] = rng.integers(0, 2, size=n)
+    res = logistic(df, "y", ["x1", "x2", "x3"])
+    assert res.converged
