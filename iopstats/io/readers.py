@@ -303,7 +303,7 @@ def _fit_rows(records, names: list[str], sep: str, file: str, notes: list[str]):
     rows, lines, flags = [], [], []
     trailing = 0
     for rec, first, last in records:
-        if not rec:
+        if not rec or (len(rec) == 1 and not rec[0].strip()):  # blank or whitespace-only line
             continue
         i = len(rows)
         if len(rec) > n:

@@ -13,12 +13,22 @@ Quarantine reasons, in check order
 ======================  =========  ==========================================================
 reason                  tables     meaning
 ======================  =========  ==========================================================
+malformed_row           all        the reader found fewer fields than the header (a truncated
+                                   row) or extra values (``RawTable.row_flags``)
+formula_without_        all        an Excel formula cell without a calculated (cached) value
+value
 missing_required        all        a required column is empty (missing tokens: readers.MISSING_TOKENS)
 unparseable_date        all        not a date (ISO 8601 or the mapping's [dates] format), or
                                    not a whole day number for ``kind = "day_offset"``
+invalid_date            all        a placeholder "zero" date (:data:`ZERO_DATES`: 1899-12-30,
+                                   1899-12-31, 1900-01-01) standing for an empty cell
 unparseable_number      all        not a number (ages and day counts must be whole numbers)
+non_finite_number       all        infinite or too large for a float (``1e400``, ``inf``) in any
+                                   numeric column (``los_max`` accepts ``inf``: an open bound)
 unknown_code            all        value not in the column's code set after mapping (yes/no
-                                   columns accept true/false/yes/no/y/n/1/0)
+                                   columns accept true/false/yes/no/y/n/1/0); in a nominal
+                                   optional covariate (sex, race, payer, ...) the episode is
+                                   kept instead, with the code ``"unknown"`` (below)
 age_out_of_range        episodes   age below 12 or above 120 (TEDS covers ages 12+)
 orphan_followup         followups  episode_id not among the episodes given with ``episodes=``
 orphan_session          sessions   episode_id not among the episodes given with ``episodes=``
@@ -42,6 +52,13 @@ session_outside_episode sessions   session before admission or after discharge +
 ======================  =========  ==========================================================
 
 Repairs that do *not* quarantine (each counted in the load notes):
+
+* ``unknown_code`` in a nominal optional covariate (a column whose code set
+  ends with ``"unknown"``): the value becomes ``"unknown"``, counted per column
+  in ``report.repairs``; the source codes are named in a note.
+* ``whitespace_trimmed``: spaces around text cells (ids) are removed, counted
+  per column in ``report.repairs``; a repeated ``episode_id`` that differs only
+  in those spaces is a ``duplicate_episode_id`` saying so.
 
 * ``discharge_without_reason``: a closed episode without a reason gets
   ``discharge_reason = "other"`` (left, reason unknown: it is not a completion).
