@@ -146,11 +146,9 @@ def read_excel(path: Path, sheet: str | None = None, header_row: int | None = No
                 flags.append((i, "formula_without_value", names[k] or f"column {k + 1}", t,
                               "a formula without a calculated value: open the workbook in Excel, "
                               "recalculate and save"))
-                texts[i][k] = ""
+                if names[k].strip():  # in an unnamed column the formula counts as data (an error below)
+                    texts[i][k] = ""
     notes: list[str] = []
-    # a formula cell counts as data for the "column without a name" rule
-    for i, k in ((i, k) for i, r in enumerate(body) for k, (_, f) in enumerate(r) if f and not names[k].strip()):
-        texts[i][k] = "=formula"
     names, texts = _drop_unnamed_empty(names, texts, file, notes)
     _check_columns(names, file)
     frame = pd.DataFrame(texts, columns=names, dtype=object) if texts else pd.DataFrame(
