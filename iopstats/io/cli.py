@@ -20,6 +20,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", choices=["episodes", "followups", "sessions"], default="episodes",
                    help="which canonical table the file holds (default: episodes)")
     p.add_argument("--mapping", metavar="TOML", help="mapping file (see iopstats/io/mappings/example_ehr.toml)")
+    p.add_argument("--header-row", metavar="N", type=int,
+                   help="row number (from 1) of the column names when title rows sit above them")
     p.add_argument("--episodes", metavar="PATH",
                    help="episodes file (canonical names) to check follow-ups/sessions against")
     p.add_argument("--episodes-mapping", metavar="TOML", help="mapping for --episodes")
@@ -51,12 +53,13 @@ def run(args: argparse.Namespace) -> int:
             raise IopstatsError("--episodes applies to --table followups or sessions",
                                 fix="drop --episodes or choose --table followups/sessions")
         episodes = load_episodes(args.episodes, args.episodes_mapping)
+    hr = getattr(args, "header_row", None)
     if args.table == "episodes":
-        res = load_episodes(args.source, args.mapping)
+        res = load_episodes(args.source, args.mapping, header_row=hr)
     elif args.table == "followups":
-        res = load_followups(args.source, args.mapping, episodes=episodes)
+        res = load_followups(args.source, args.mapping, episodes=episodes, header_row=hr)
     else:
-        res = load_sessions(args.source, args.mapping, episodes=episodes)
+        res = load_sessions(args.source, args.mapping, episodes=episodes, header_row=hr)
     print(res.report)
     if args.quarantine_out:
         _write(res.quarantine, args.quarantine_out)

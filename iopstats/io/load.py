@@ -17,7 +17,7 @@ import pandas as pd  # noqa: F401 (used by the doctests)
 from iopstats.exceptions import IopstatsError
 from iopstats.io.identifiers import check_identifier_columns, scan_identifier_values
 from iopstats.io.mapping import Mapping, apply_mapping, read_mapping
-from iopstats.io.readers import read_source
+from iopstats.io.readers import RawTable, read_source
 from iopstats.io.result import LoadResult, make_report
 from iopstats.io.schema import TABLES
 from iopstats.io.validate import validate_episodes, validate_followups, validate_sessions
@@ -25,7 +25,29 @@ from iopstats.io.validate import validate_episodes, validate_followups, validate
 __all__ = ["load_episodes", "load_followups", "load_sessions", "LoadResult"]
 
 
-def _load(table: str, source: Any, mapping: Any, episodes: Any = None) -> LoadResult:
+#: Canonical id columns: text exactly as the source shows it.
+ID_COLUMNS = ("client_id", "episode_id")
+
+
+def _check_float_ids(raw: RawTable, m: Mapping, table: str) -> None:
+    """Refuse ids stored as floating-point numbers (``101.0``): the text the site wrote is lost."""
+    for canon in ID_COLUMNS:
+        if canon not in {c.name for c in TABLES[table]}:
+            continue
+        src = m.columns.get(canon, canon)
+        if src in raw.float_columns:
+            s = raw.frame[src]
+            shown = next((v for v in s if v != ""), "")
+            raise IopstatsError(
+                f"{canon} is stored as floating-point numbers (e.g. {shown}); ids must be text exactly as the "
+                "site wrote them (a float loses leading zeros and, past 2**53, digits)",
+                file=raw.name, column=src, value=shown,
+                fix="store the id column as strings in the export (in pandas: df[col] = df[col].astype('Int64')"
+                ".astype('string') before to_parquet, if the ids really are whole numbers)",
+            )
+
+
+def _load(table: str, source: Any, mapping: Any, episodes: Any = None, header_row: int | None = None) -> LoadResult:
     m: Mapping = read_mapping(mapping, table)
     raw = read_source(
         source,
@@ -33,11 +55,14 @@ def _load(table: str, source: Any, mapping: Any, episodes: Any = None) -> LoadRe
         sheet=m.source.get("sheet"),
         delimiter=m.source.get("delimiter"),
         encoding=m.source.get("encoding"),
+        header_row=header_row if header_row is not None else m.source.get("header_row"),
     )
     frame = raw.frame
     check_identifier_columns(frame.columns, m.drop, file=raw.name)
     canonical, dropped, notes = apply_mapping(frame, m, table, file=raw.name)
+    _check_float_ids(raw, m, table)
     notes = list(raw.notes) + notes
+    repairs: list[dict] = []
 
     required = [c.name for c in TABLES[table] if c.required]
     if table == "followups" and "followup_date" in canonical.columns:
@@ -61,7 +86,7 @@ def _load(table: str, source: Any, mapping: Any, episodes: Any = None) -> LoadRe
             "calendar periods (admission month, year) are nominal, only intervals are real."
         )
     kept = frame.drop(columns=list(dropped))
-    kwargs = dict(raw=kept, dates=m.dates, as_of=m.as_of, notes=notes)
+    kwargs = dict(raw=kept, dates=m.dates, as_of=m.as_of, notes=notes, repairs=repairs, row_flags=raw.row_flags)
     if table == "episodes":
         data, quarantine = validate_episodes(canonical, raw.name, **kwargs)
     elif table == "followups":
@@ -71,7 +96,7 @@ def _load(table: str, source: Any, mapping: Any, episodes: Any = None) -> LoadRe
     flags = scan_identifier_values(kept)  # every remaining source column, all rows
     report = make_report(
         raw.name, table, len(frame), data, quarantine, identifier_flags=flags,
-        dropped_columns=dropped, notes=notes,
+        dropped_columns=dropped, notes=notes, repairs=repairs, encoding_fallback_rows=raw.fallback_rows,
     )
     if report.n_loaded + report.n_quarantined != report.n_input:  # pragma: no cover - invariant
         raise IopstatsError("internal error: loaded + quarantined rows differ from input rows", file=raw.name,
@@ -79,17 +104,20 @@ def _load(table: str, source: Any, mapping: Any, episodes: Any = None) -> LoadRe
     return LoadResult(data, quarantine, report, extras={"mapping": m.name})
 
 
-def load_episodes(source: Any, mapping: Any = None) -> LoadResult:
+def load_episodes(source: Any, mapping: Any = None, *, header_row: int | None = None) -> LoadResult:
     """Load treatment episodes into the canonical episodes table.
 
     Parameters
     ----------
     source : path or DataFrame
-        CSV (delimiter sniffed; UTF-8 with latin-1 fallback), Parquet, ``.xlsx``
+        CSV (delimiter sniffed; each line UTF-8, else cp1252), Parquet, ``.xlsx``
         or a DataFrame (never modified). Without a mapping, columns must have
         canonical names (``iopstats dictionary --table episodes``).
     mapping : path to a TOML file, dict, or None
         See :mod:`iopstats.io.mapping`.
+    header_row : int, optional
+        1-based row of the column names when title rows sit above them (CSV,
+        Excel); overrides the mapping's ``[source] header_row``.
 
     Returns
     -------
@@ -100,8 +128,9 @@ def load_episodes(source: Any, mapping: Any = None) -> LoadResult:
     Raises
     ------
     IopstatsError
-        Unreadable file, identifier columns not dropped, missing required
-        columns, bad mapping.
+        Unreadable file (a NUL byte, bad quoting, a repeated or missing column
+        name), identifier columns not dropped, missing required columns, ids
+        stored as floating-point numbers, bad mapping.
 
     Examples
     --------
@@ -114,10 +143,11 @@ def load_episodes(source: Any, mapping: Any = None) -> LoadResult:
        row        reason         column        value
     0    2  unknown_code  level_of_care  residential
     """
-    return _load("episodes", source, mapping)
+    return _load("episodes", source, mapping, header_row=header_row)
 
 
-def load_followups(source: Any, mapping: Any = None, episodes: Any = None) -> LoadResult:
+def load_followups(source: Any, mapping: Any = None, episodes: Any = None, *,
+                   header_row: int | None = None) -> LoadResult:
     """Load post-discharge follow-ups (self-report contacts, urine screens).
 
     Parameters
@@ -137,10 +167,11 @@ def load_followups(source: Any, mapping: Any = None, episodes: Any = None) -> Lo
     >>> load_followups(fu).data.dtypes["responded"]
     BooleanDtype
     """
-    return _load("followups", source, mapping, episodes)
+    return _load("followups", source, mapping, episodes, header_row)
 
 
-def load_sessions(source: Any, mapping: Any = None, episodes: Any = None) -> LoadResult:
+def load_sessions(source: Any, mapping: Any = None, episodes: Any = None, *,
+                  header_row: int | None = None) -> LoadResult:
     """Load scheduled/attended treatment sessions.
 
     Parameters are those of :func:`load_followups`. With ``episodes``,
@@ -155,4 +186,4 @@ def load_sessions(source: Any, mapping: Any = None, episodes: Any = None) -> Loa
     >>> res.report.n_loaded, res.quarantine.reason.tolist()
     (1, ['unparseable_date'])
     """
-    return _load("sessions", source, mapping, episodes)
+    return _load("sessions", source, mapping, episodes, header_row)

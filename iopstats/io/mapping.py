@@ -14,7 +14,8 @@ Full example (see also ``iopstats/io/mappings/example_ehr.toml``)::
     format = "excel"                # csv | parquet | excel (default: from the extension)
     sheet = "Episodes"              # Excel sheet (default: the first)
     delimiter = ";"                 # CSV delimiter (default: sniffed)
-    encoding = "cp1252"             # CSV encoding (default: UTF-8, latin-1 fallback)
+    encoding = "cp1252"             # CSV encoding (default: UTF-8, else cp1252 line by line)
+    header_row = 3                  # 1-based row of the column names (title rows above)
 
     [columns]                       # canonical name = "source column"
     client_id = "PatientKey"
@@ -47,13 +48,23 @@ Rules
 * A canonical column not named in ``[columns]`` is taken from a source column
   of the same name when there is one.
 * Code lookups try the exact source value, then a case-insensitive match; a
-  value that is already a canonical code passes; anything else is quarantined
-  as ``unknown_code``. A target of ``""`` means "treat as missing" (e.g.
+  value that is already a canonical code passes. Anything else is
+  ``unknown_code``: quarantined in the required and outcome columns
+  (level_of_care, discharge_reason, use_freq_discharge, follow-up source, yes/no
+  columns, ordered covariates), but kept as ``"unknown"`` in the nominal
+  optional covariates (sex, race, ethnicity, primary_substance, referral_source,
+  payer, employment, living_arrangement, modality), counted per column in
+  ``report.repairs``. A target of ``""`` means "treat as missing" (e.g.
   ``"Refused/missing" = ""``); a missing required value is then
   ``missing_required``. Boolean columns (``attended``, ``responded``, ...) may
   have code tables too, with targets ``true``/``false``.
+* One source column feeds one canonical column (except ``client_id`` and
+  ``episode_id``, which may share a column when every client has one episode);
+  a column in ``drop`` cannot be mapped back in.
+* ``[source] header_row`` (a whole number, 1-based) is the row of the column
+  names when an export has title rows above them.
 * A bad mapping (unknown key or canonical column, a source column missing from
-  the file, a code target outside the code set) raises
+  the file, a code target outside the code set, the two rules above) raises
   :class:`~iopstats.IopstatsError` naming the mapping file, the key and the fix.
 '''
 
@@ -70,6 +81,7 @@ import pandas as pd
 
 from iopstats.exceptions import IopstatsError
 from iopstats.io import crosswalk as cw
+from iopstats.io.readers import check_header_row
 from iopstats.io.schema import TABLES
 
 __all__ = ["Mapping", "DateRule", "read_mapping", "apply_mapping", "BOOLEAN_TRUE", "BOOLEAN_FALSE", "MAPPINGS_DIR"]
@@ -81,7 +93,7 @@ BOOLEAN_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 BOOLEAN_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 
 _TOP_KEYS = {"table", "drop", "as_of", "source", "columns", "codes", "dates", "constants"}
-_SOURCE_KEYS = {"format", "sheet", "delimiter", "encoding"}
+_SOURCE_KEYS = {"format", "sheet", "delimiter", "encoding", "header_row"}
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,28 @@ def _string_entries(section: dict, key: str, name: str, allowed, unknown: str, f
         if not isinstance(v, str) or not (v or allow_empty):
             must = "must be a string" if allow_empty else "must be a non-empty string"
             raise _err(f"{what} {must}", name, f"{key}.{k}", f"quote {what}", v)
+
+
+def _check_column_sources(columns: dict[str, str], drop, name: str, implicit: frozenset = frozenset()) -> None:
+    """One source column feeds one canonical column, and never a dropped one.
+
+    The one exception is ``client_id`` and ``episode_id`` from the same column:
+    a source with one episode per client (CTN-0094).
+    """
+    by_source: dict[str, str] = {}
+    for canon, src in columns.items():
+        if src in drop:
+            raise _err(f"source column {src!r} is in the drop list but mapped to {canon}", name, f"columns.{canon}",
+                       f"remove {src!r} from drop, or map {canon} from another column; columns in drop "
+                       "(identifiers) never enter iopstats", src)
+        if src in by_source and {by_source[src], canon} == {"client_id", "episode_id"}:
+            continue  # one episode per client (research extracts): the one allowed pair
+        if src in by_source:
+            how = "by the same name" if by_source[src] in implicit else "in [columns]"
+            raise _err(f"{by_source[src]} ({how}) and {canon} would both come from source column {src!r}", name,
+                       f"columns.{canon}", f"map {canon} from its own source column (one source column feeds one "
+                       "canonical column; copy the column in the export if both really are the same)", src)
+        by_source[src] = canon
 
 
 def _column_kinds(table: str) -> dict[str, Any]:
@@ -216,15 +250,22 @@ def read_mapping(mapping: str | os.PathLike | dict | Mapping | None, table: str)
         raise _err(f"mapping is for the {declared!r} table, not {table!r}", name, "table",
                    f"use a mapping written for {table}, or load with the matching function", declared)
 
-    source = _section(raw, "source", name, "write [source] with format/sheet/delimiter/encoding")
+    source = dict(_section(raw, "source", name, "write [source] with format/sheet/delimiter/encoding/header_row"))
+    header_row = source.pop("header_row", None)
     _string_entries(source, "source", name, _SOURCE_KEYS, "unknown key {k!r} in [source]", f"use {sorted(_SOURCE_KEYS)}",
                     allow_empty=True)
+    if header_row is not None:
+        source["header_row"] = check_header_row(header_row, name)
     if source.get("format") not in (None, "csv", "parquet", "excel"):
         raise _err("unknown format", name, "source.format", "use 'csv', 'parquet' or 'excel'", source["format"])
 
     columns = _section(raw, "columns", name, 'write canonical_name = "source column"')
     not_canonical = "{k!r} is not a canonical " + table + " column"
     _string_entries(columns, "columns", name, cols, not_canonical, f"use one of {canon}", what="the source column name")
+    drop = raw.get("drop", [])
+    if not isinstance(drop, list) or not all(isinstance(d, str) for d in drop):
+        raise _err("drop must be a list of column names", name, "drop", 'write drop = ["Name", "SSN"]', drop)
+    _check_column_sources(columns, drop, name)
 
     codes: dict[str, dict[str, str]] = {}
     crosswalk = None
@@ -303,9 +344,6 @@ def read_mapping(mapping: str | os.PathLike | dict | Mapping | None, table: str)
             raise _err("constant is not a canonical code", name, f"constants.{k}", f"use one of {', '.join(c.codes)}", v)
         constants[k] = val
 
-    drop = raw.get("drop", [])
-    if not isinstance(drop, list) or not all(isinstance(d, str) for d in drop):
-        raise _err("drop must be a list of column names", name, "drop", 'write drop = ["Name", "SSN"]', drop)
     as_of = _parse_day(raw["as_of"], name, "as_of") if "as_of" in raw else None
     return Mapping(
         name=name, table=table, source=dict(source), columns=dict(columns), codes=codes,
@@ -407,6 +445,9 @@ def apply_mapping(frame: pd.DataFrame, mapping: Mapping, table: str, file: str =
                 file=mapping.name, column=f"columns.{canon}", value=src,
                 fix=f"use one of the file's columns {list(frame.columns)[:30]} (names are case-sensitive) in {file}",
             )
+    implicit = {n: n for n in cols if n not in mapping.columns and n not in mapping.constants and n in present
+                and n not in mapping.drop}
+    _check_column_sources({**implicit, **mapping.columns}, mapping.drop, mapping.name, frozenset(implicit))
     dropped = [c for c in mapping.drop if c in present]
     absent = [c for c in mapping.drop if c not in present]
     if absent:

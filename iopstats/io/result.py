@@ -38,6 +38,12 @@ class LoadReport:
         Columns dropped by the mapping (identifiers, unused fields).
     notes : tuple of str
         Remarks the evaluator should read (top-coded ages, nominal dates, ...).
+    repairs : DataFrame
+        Values loaded after a stated change, counted per column (columns: kind,
+        column, n): ``unknown_code`` (an optional covariate's code not in the
+        code set, kept as ``"unknown"``), ``whitespace_trimmed``.
+    encoding_fallback_rows : tuple of int
+        1-based data rows that were not valid UTF-8 and were decoded as cp1252.
     """
 
     source: str
@@ -49,6 +55,8 @@ class LoadReport:
     identifier_flags: pd.DataFrame
     dropped_columns: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    repairs: pd.DataFrame = field(default_factory=lambda: _empty_repairs())
+    encoding_fallback_rows: tuple[int, ...] = ()
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -70,6 +78,9 @@ class LoadReport:
         if len(self.reasons):
             parts.append("<p>Quarantined rows by reason:</p>")
             parts.append(self.reasons.to_html(index=False, border=0))
+        if len(self.repairs):
+            parts.append("<p>Values loaded after a stated change:</p>")
+            parts.append(self.repairs.to_html(index=False, border=0))
         if len(self.identifier_flags):
             parts.append("<p>Identifier-like values found (values not shown):</p>")
             parts.append(self.identifier_flags.to_html(index=False, border=0))
@@ -93,6 +104,8 @@ class LoadReport:
         ]
         for r in self.reasons.itertuples(index=False):
             lines.append(f"  - {r.reason} ({r.column}): {r.n:,}")
+        for r in self.repairs.itertuples(index=False):
+            lines.append(f"  ~ {r.kind} ({r.column}): {r.n:,}")
         for r in self.identifier_flags.itertuples(index=False):
             lines.append(f"  ! identifier-like values: {r.column} looks like {r.kind} in {r.n_values:,} rows")
         if self.dropped_columns:
@@ -110,6 +123,8 @@ def make_report(
     identifier_flags: pd.DataFrame | None = None,
     dropped_columns=(),
     notes=(),
+    repairs=(),
+    encoding_fallback_rows=(),
 ) -> LoadReport:
     """Build a :class:`LoadReport` from the two output tables."""
     if len(quarantine):
@@ -134,7 +149,23 @@ def make_report(
         identifier_flags=identifier_flags,
         dropped_columns=tuple(dropped_columns),
         notes=tuple(notes),
+        repairs=_repairs_frame(repairs),
+        encoding_fallback_rows=tuple(int(r) for r in encoding_fallback_rows),
     )
+
+
+def _empty_repairs() -> pd.DataFrame:
+    return pd.DataFrame({"kind": pd.Series([], dtype=object), "column": pd.Series([], dtype=object),
+                         "n": pd.Series([], dtype="int64")})
+
+
+def _repairs_frame(repairs) -> pd.DataFrame:
+    """Sum repair records ``{"kind", "column", "n"}`` per kind and column."""
+    rows = list(repairs)
+    if not rows:
+        return _empty_repairs()
+    df = pd.DataFrame(rows, columns=["kind", "column", "n"])
+    return df.groupby(["kind", "column"], sort=True, as_index=False)["n"].sum().astype({"n": "int64"})
 
 
 @dataclass(frozen=True)

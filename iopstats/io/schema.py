@@ -31,6 +31,7 @@ __all__ = [
     "FOLLOWUP_COLUMNS",
     "SESSION_COLUMNS",
     "AGE_GROUPS",
+    "UNKNOWN_CODE",
     "age_to_group",
     "empty_frame",
     "coerce_dtypes",
@@ -89,13 +90,19 @@ AGE_GROUPS: tuple[str, ...] = (
 )
 _AGE_BREAKS = (12, 15, 18, 21, 25, 30, 35, 40, 45, 50, 55, 65, 200)
 
+#: The code an optional covariate gets when its source code is not in the code set
+#: (the episode is kept; the load report counts it per column).
+UNKNOWN_CODE = "unknown"
+
 #: Allowed values of every categorical column. Ordered ones keep this order.
+#: Nominal optional covariates end with ``UNKNOWN_CODE``; ``sex`` also has
+#: ``"other"`` (another gender, e.g. non-binary).
 CODE_SETS: dict[str, tuple[str, ...]] = {
     "level_of_care": LEVELS_OF_CARE,
     "discharge_reason": DISCHARGE_REASONS,
-    "modality": ("in_person", "virtual", "hybrid"),
+    "modality": ("in_person", "virtual", "hybrid", UNKNOWN_CODE),
     "age_group": AGE_GROUPS,
-    "sex": ("male", "female", "other"),
+    "sex": ("male", "female", "other", UNKNOWN_CODE),
     "race": (
         "white",
         "black",
@@ -104,8 +111,9 @@ CODE_SETS: dict[str, tuple[str, ...]] = {
         "pacific_islander",
         "multiracial",
         "other",
+        UNKNOWN_CODE,
     ),
-    "ethnicity": ("hispanic", "not_hispanic"),
+    "ethnicity": ("hispanic", "not_hispanic", UNKNOWN_CODE),
     "primary_substance": (
         "alcohol",
         "cocaine",
@@ -119,6 +127,7 @@ CODE_SETS: dict[str, tuple[str, ...]] = {
         "hallucinogens",
         "other",
         "none",
+        UNKNOWN_CODE,
     ),
     "use_freq_admit": ("none", "some", "daily"),
     "use_freq_discharge": ("none", "some", "daily"),
@@ -131,10 +140,11 @@ CODE_SETS: dict[str, tuple[str, ...]] = {
         "employer",
         "community",
         "criminal_justice",
+        UNKNOWN_CODE,
     ),
-    "payer": ("private", "medicaid", "medicare_other", "none"),
-    "employment": ("full_time", "part_time", "unemployed", "not_in_labor_force"),
-    "living_arrangement": ("homeless", "dependent", "independent"),
+    "payer": ("private", "medicaid", "medicare_other", "none", UNKNOWN_CODE),
+    "employment": ("full_time", "part_time", "unemployed", "not_in_labor_force", UNKNOWN_CODE),
+    "living_arrangement": ("homeless", "dependent", "independent", UNKNOWN_CODE),
     "followup_source": ("self_report", "urine_test"),
 }
 ORDERED = {"level_of_care", "age_group", "use_freq_admit", "use_freq_discharge", "prior_treatment"}
@@ -173,7 +183,8 @@ EPISODE_COLUMNS: tuple[Column, ...] = (
     _c("modality", "category", False, "In person, virtual or hybrid delivery."),
     _c("age", "Int64", False, "Age in years at admission, top-coded at 90 (= 90 or older)."),
     _c("age_group", "category", False, "TEDS age group at admission."),
-    _c("sex", "category", False, "Sex."),
+    _c("sex", "category", False, "Sex or gender: male, female, other (another gender, e.g. non-binary), "
+       "unknown (a source code the mapping does not know)."),
     _c("race", "category", False, "Race."),
     _c("ethnicity", "category", False, "Hispanic or not."),
     _c("primary_substance", "category", False, "Primary substance at admission."),

@@ -13,12 +13,22 @@ Quarantine reasons, in check order
 ======================  =========  ==========================================================
 reason                  tables     meaning
 ======================  =========  ==========================================================
+malformed_row           all        the reader found fewer fields than the header (a truncated
+                                   row) or extra values (``RawTable.row_flags``)
+formula_without_        all        an Excel formula cell without a calculated (cached) value
+value
 missing_required        all        a required column is empty (missing tokens: readers.MISSING_TOKENS)
 unparseable_date        all        not a date (ISO 8601 or the mapping's [dates] format), or
                                    not a whole day number for ``kind = "day_offset"``
+invalid_date            all        a placeholder "zero" date (:data:`ZERO_DATES`: 1899-12-30,
+                                   1899-12-31, 1900-01-01) standing for an empty cell
 unparseable_number      all        not a number (ages and day counts must be whole numbers)
+non_finite_number       all        infinite or too large for a float (``1e400``, ``inf``) in any
+                                   numeric column (``los_max`` accepts ``inf``: an open bound)
 unknown_code            all        value not in the column's code set after mapping (yes/no
-                                   columns accept true/false/yes/no/y/n/1/0)
+                                   columns accept true/false/yes/no/y/n/1/0); in a nominal
+                                   optional covariate (sex, race, payer, ...) the episode is
+                                   kept instead, with the code ``"unknown"`` (below)
 age_out_of_range        episodes   age below 12 or above 120 (TEDS covers ages 12+)
 orphan_followup         followups  episode_id not among the episodes given with ``episodes=``
 orphan_session          sessions   episode_id not among the episodes given with ``episodes=``
@@ -42,6 +52,13 @@ session_outside_episode sessions   session before admission or after discharge +
 ======================  =========  ==========================================================
 
 Repairs that do *not* quarantine (each counted in the load notes):
+
+* ``unknown_code`` in a nominal optional covariate (a column whose code set
+  ends with ``"unknown"``): the value becomes ``"unknown"``, counted per column
+  in ``report.repairs``; the source codes are named in a note.
+* ``whitespace_trimmed``: spaces around text cells (ids) are removed, counted
+  per column in ``report.repairs``; a repeated ``episode_id`` that differs only
+  in those spaces is a ``duplicate_episode_id`` saying so.
 
 * ``discharge_without_reason``: a closed episode without a reason gets
   ``discharge_reason = "other"`` (left, reason unknown: it is not a completion).
@@ -71,7 +88,7 @@ from iopstats.io.identifiers import AGE_TOP_CODE
 from iopstats.io.mapping import BOOLEAN_FALSE, BOOLEAN_TRUE, DateRule, Mapping, map_codes
 from iopstats.io.readers import as_strings, is_missing
 from iopstats.io.result import QUARANTINE_META
-from iopstats.io.schema import TABLES, age_to_group, coerce_dtypes
+from iopstats.io.schema import TABLES, UNKNOWN_CODE, age_to_group, coerce_dtypes
 
 __all__ = [
     "EPISODE_CHECKS",
@@ -81,6 +98,8 @@ __all__ = [
     "parse_dates",
     "parse_numbers",
     "parse_booleans",
+    "non_finite_numbers",
+    "ZERO_DATES",
     "validate_episodes",
     "validate_followups",
     "validate_sessions",
@@ -88,17 +107,19 @@ __all__ = [
     "OUT_OF_SCOPE_REASONS",
 ]
 
+_READ = ("malformed_row", "formula_without_value", "missing_required", "unparseable_date", "invalid_date",
+         "unparseable_number", "non_finite_number", "unknown_code")
 EPISODE_CHECKS: tuple[str, ...] = (
-    "missing_required", "unparseable_date", "unparseable_number", "unknown_code", "age_out_of_range",
+    *_READ, "age_out_of_range",
     "future_date", "discharge_before_admission", "los_inconsistent", "reason_without_discharge",
     "duplicate_episode_id",
 )
 FOLLOWUP_CHECKS: tuple[str, ...] = (
-    "missing_required", "unparseable_date", "unparseable_number", "unknown_code", "orphan_followup",
+    *_READ, "orphan_followup",
     "future_date", "in_treatment_screen", "negative_followup_day", "use_without_response",
 )
 SESSION_CHECKS: tuple[str, ...] = (
-    "missing_required", "unparseable_date", "unparseable_number", "unknown_code", "orphan_session",
+    *_READ, "orphan_session",
     "future_date", "negative_hours", "session_outside_episode",
 )
 #: Quarantine reasons that mark valid rows outside the table's scope (not data errors);
@@ -112,6 +133,10 @@ AGE_RANGE = (12, 120)
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 #: Dates outside these years are unparseable (typos such as 0202 or 20224).
 YEAR_RANGE = (1800, 2200)
+#: "Zero" dates: what Excel (serial 0 and 1, and the 1904 system's day -1) and many
+#: databases show for an empty date cell. Quarantined as ``invalid_date``.
+ZERO_DATES: tuple[pd.Timestamp, ...] = tuple(pd.Timestamp(d) for d in ("1899-12-30", "1899-12-31", "1900-01-01"))
+_INF_TOKENS = frozenset({"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
 #: Largest accepted day offset from a ``day_offset`` anchor (about 100 years).
 MAX_DAY_OFFSET = 36_525
 
@@ -128,10 +153,33 @@ def _text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 def _parse_number(v: str, allow_inf: bool) -> float | None:
     if _NUMBER.fullmatch(v):
-        return float(v)
+        f = float(v)
+        return f if np.isfinite(f) else None  # 1e400 overflows to infinity: not a number we accept
     if allow_inf and v.lower() in ("inf", "+inf", "infinity"):
         return float("inf")
     return None
+
+
+def non_finite_numbers(values: pd.Series, *, allow_inf: bool = False) -> np.ndarray:
+    """Cells holding a number too large for a float (``1e400``) or an infinity token.
+
+    ``allow_inf`` accepts the tokens ``inf``/``+inf``/``infinity`` (an open
+    upper bound such as ``los_max``) but never an overflowing number.
+
+    Examples
+    --------
+    >>> non_finite_numbers(pd.Series(["1e400", "-inf", "3", "", "nan", "1e308"])).tolist()
+    [True, True, False, False, False, False]
+    """
+    s, miss = _text(values)
+    out = np.zeros(len(s), dtype=bool)
+    for v in pd.unique(s[~miss]):
+        low = v.lower()
+        hit = (low in _INF_TOKENS and not (allow_inf and low in ("inf", "+inf", "infinity"))) or (
+            bool(_NUMBER.fullmatch(v)) and not np.isfinite(float(v)))
+        if hit:
+            out |= (s == v).to_numpy()
+    return out
 
 
 def parse_numbers(values: pd.Series, *, integer: bool = False, allow_inf: bool = False):
@@ -140,7 +188,8 @@ def parse_numbers(values: pd.Series, *, integer: bool = False, allow_inf: bool =
     Returns ``(parsed, bad)``: a float Series (NaN where missing or bad) and a
     boolean array of non-missing cells that are not numbers (or not whole
     numbers within +-MAX_INTEGER when ``integer=True``). Thousands separators
-    are not accepted.
+    are not accepted, nor are non-finite values (``1e400``, ``inf``; see
+    :func:`non_finite_numbers`) unless ``allow_inf`` for the ``inf`` tokens.
 
     Examples
     --------
@@ -324,7 +373,57 @@ def _prepare(df: pd.DataFrame, table: str, raw: pd.DataFrame | None, row_numbers
     return text, raw_s, rows, cols
 
 
-def _parse_columns(text: pd.DataFrame, cols, table: str, checks: _Checks, dates: DateRule | None):
+def _repair(repairs: list | None, kind: str, column: str, n: int) -> None:
+    if repairs is not None and n:
+        repairs.append({"kind": kind, "column": column, "n": int(n)})
+
+
+def _parse_text(s: pd.Series, name: str, miss: np.ndarray, repairs, notes) -> pd.Series:
+    t, _ = _text(s)
+    trimmed = int(((s.astype(str) != t) & ~miss).sum())
+    if trimmed:
+        _repair(repairs, "whitespace_trimmed", name, trimmed)
+        _note(notes, f"{trimmed} {name} value(s) had spaces around them, trimmed (' e001 ' is read as 'e001').")
+    return t.where(~miss, None)
+
+
+def _parse_number_column(s, name, spec, checks):
+    allow_inf = name == "los_max"
+    parsed, bad = parse_numbers(s, integer=spec.dtype == "Int64", allow_inf=allow_inf)
+    infinite = non_finite_numbers(s, allow_inf=allow_inf)
+    checks.add("non_finite_number", name, infinite, s, "not a finite number (infinite or too large for a float)")
+    checks.add("unparseable_number", name, bad & ~infinite, s)
+    return parsed
+
+
+def _parse_date_column(s, name, dates, checks):
+    parsed, bad = parse_dates(s, dates)
+    checks.add("unparseable_date", name, bad, s)
+    if (dates or DateRule()).kind == "calendar":
+        zero = parsed.isin(ZERO_DATES).to_numpy()
+        checks.add("invalid_date", name, zero, s,
+                   "a placeholder 'zero' date (1899-12-30, 1899-12-31 or 1900-01-01) standing for an empty cell")
+        parsed = parsed.where(~zero)
+    return parsed
+
+
+def _parse_category(s, name, spec, table, checks, miss, repairs, notes):
+    t, _ = _text(map_codes(s, name, table, Mapping(table=table)))
+    ok = t.isin(spec.codes).to_numpy()
+    unknown = ~miss & ~ok
+    if unknown.any() and not spec.required and UNKNOWN_CODE in spec.codes:
+        _repair(repairs, "unknown_code", name, int(unknown.sum()))
+        codes = pd.unique(s[unknown].astype(str).str.strip())
+        shown = ", ".join(repr(c) for c in codes[:5]) + (" ..." if len(codes) > 5 else "")
+        _note(notes, f"{int(unknown.sum())} {name} value(s) not in the code set ({shown}) kept as "
+                     f"'{UNKNOWN_CODE}'; map them in [codes.{name}] to keep their meaning.")
+        return t.where(ok & ~miss, None).where(~unknown, UNKNOWN_CODE)
+    checks.add("unknown_code", name, unknown, s)
+    return t.where(ok & ~miss, None)
+
+
+def _parse_columns(text: pd.DataFrame, cols, table: str, checks: _Checks, dates: DateRule | None,
+                   repairs: list | None = None, notes: list | None = None):
     parsed: dict[str, pd.Series] = {}
     empty = Mapping(table=table)
     for name, spec in cols.items():
@@ -335,24 +434,31 @@ def _parse_columns(text: pd.DataFrame, cols, table: str, checks: _Checks, dates:
         if spec.required:
             checks.add("missing_required", name, miss, s)
         if spec.dtype == "string":
-            t, _ = _text(s)
-            parsed[name] = t.where(~miss, None)
+            parsed[name] = _parse_text(s, name, miss, repairs, notes)
         elif spec.dtype == "datetime":
-            parsed[name], bad = parse_dates(s, dates)
-            checks.add("unparseable_date", name, bad, s)
+            parsed[name] = _parse_date_column(s, name, dates, checks)
         elif spec.dtype in ("float", "Int64"):
-            parsed[name], bad = parse_numbers(
-                s, integer=spec.dtype == "Int64", allow_inf=name == "los_max")
-            checks.add("unparseable_number", name, bad, s)
+            parsed[name] = _parse_number_column(s, name, spec, checks)
         elif spec.dtype == "boolean":
             parsed[name], bad = parse_booleans(map_codes(s, name, table, empty))
             checks.add("unknown_code", name, bad, s)
         else:  # category
-            t, _ = _text(map_codes(s, name, table, empty))
-            ok = t.isin(spec.codes).to_numpy()
-            checks.add("unknown_code", name, ~miss & ~ok, s)
-            parsed[name] = t.where(ok & ~miss, None)
+            parsed[name] = _parse_category(s, name, spec, table, checks, miss, repairs, notes)
     return parsed
+
+
+def _add_row_flags(checks: _Checks, row_flags, n: int) -> None:
+    """Quarantine the rows the reader flagged (malformed rows, formulas without values)."""
+    groups: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
+    for i, reason, column, value, detail in row_flags or ():
+        groups.setdefault((reason, column, detail), []).append((int(i), value))
+    for (reason, column, detail), items in groups.items():
+        mask = np.zeros(n, dtype=bool)
+        vals = np.full(n, None, dtype=object)
+        for i, v in items:
+            mask[i] = True
+            vals[i] = v
+        checks.add(reason, column, mask, pd.Series(vals), detail)
 
 
 def _finish(table, text, raw_s, rows, parsed, checks, extra=None):
@@ -392,11 +498,13 @@ def _note(notes: list | None, text: str) -> None:
         notes.append(text)
 
 
-def _start(df, table: str, source: str, raw, row_numbers, dates: DateRule | None, order: tuple[str, ...]):
+def _start(df, table: str, source: str, raw, row_numbers, dates: DateRule | None, order: tuple[str, ...],
+           row_flags=None, repairs=None, notes=None):
     """Shared first steps of every validator: text cells, check collector, parsed columns."""
     text, raw_s, rows, cols = _prepare(df, table, raw, row_numbers, source)
     checks = _Checks(len(text), order)
-    parsed = _parse_columns(text, cols, table, checks, dates)
+    _add_row_flags(checks, row_flags, len(text))
+    parsed = _parse_columns(text, cols, table, checks, dates, repairs, notes)
     return text, raw_s, rows, checks, parsed
 
 
@@ -426,6 +534,8 @@ def validate_episodes(
     as_of: Any = None,
     row_numbers=None,
     notes: list | None = None,
+    repairs: list | None = None,
+    row_flags=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check canonical episode rows; return ``(loaded, quarantine)``.
 
@@ -445,6 +555,13 @@ def validate_episodes(
         1-based input row numbers (default 1..n).
     notes : list, optional
         Repairs made (top-coding, filled reasons) are appended as sentences.
+    repairs : list, optional
+        Counted repairs are appended as ``{"kind", "column", "n"}`` dicts:
+        ``unknown_code`` (an optional covariate's code outside its code set, kept
+        as ``"unknown"``) and ``whitespace_trimmed`` (text cells with spaces around).
+    row_flags : sequence, optional
+        ``(row index, reason, column, value, detail)`` rows to quarantine as the
+        reader found them (``RawTable.row_flags``).
 
     Returns
     -------
@@ -469,7 +586,8 @@ def validate_episodes(
     0    2  discharge_before_admission  discharge_date  2024-01-15
     1    3        duplicate_episode_id      episode_id          e1
     """
-    text, raw_s, rows, checks, p = _start(df, "episodes", source, raw, row_numbers, dates, EPISODE_CHECKS)
+    text, raw_s, rows, checks, p = _start(df, "episodes", source, raw, row_numbers, dates, EPISODE_CHECKS,
+                                          row_flags, repairs, notes)
     nat = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     nan = pd.Series(np.nan, index=text.index)
     adm, dis = p.get("admit_date", nat), p.get("discharge_date", nat)
@@ -500,7 +618,10 @@ def validate_episodes(
                    "an open episode (no discharge_date) cannot have a discharge reason")
     ids = p["episode_id"]
     dup = (ids.notna() & ids.duplicated(keep="first")).to_numpy()
-    checks.add("duplicate_episode_id", "episode_id", dup, text["episode_id"], "first occurrence kept")
+    exact = text["episode_id"].duplicated(keep="first").to_numpy()
+    checks.add("duplicate_episode_id", "episode_id", dup & exact, text["episode_id"], "first occurrence kept")
+    checks.add("duplicate_episode_id", "episode_id", dup & ~exact, text["episode_id"],
+               "a duplicate only after trimming the spaces around the id; first occurrence kept")
 
     bad = checks.bad
     extra: dict[str, pd.Series] = {}
@@ -543,6 +664,8 @@ def validate_followups(
     as_of: Any = None,
     row_numbers=None,
     notes: list | None = None,
+    repairs: list | None = None,
+    row_flags=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check canonical follow-up rows; return ``(loaded, quarantine)``.
 
@@ -567,7 +690,8 @@ def validate_followups(
     >>> q.reason.tolist()
     ['negative_followup_day', 'use_without_response', 'in_treatment_screen']
     """
-    text, raw_s, rows, checks, p = _start(df, "followups", source, raw, row_numbers, dates, FOLLOWUP_CHECKS)
+    text, raw_s, rows, checks, p = _start(df, "followups", source, raw, row_numbers, dates, FOLLOWUP_CHECKS,
+                                          row_flags, repairs, notes)
     eps = _episode_frame(episodes) if episodes is not None else None
     days = p.get("days_after_discharge", pd.Series(np.nan, index=text.index))
     have_days = "days_after_discharge" in text.columns
@@ -610,6 +734,8 @@ def validate_sessions(
     as_of: Any = None,
     row_numbers=None,
     notes: list | None = None,
+    repairs: list | None = None,
+    row_flags=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check canonical session rows; return ``(loaded, quarantine)``.
 
@@ -626,7 +752,8 @@ def validate_sessions(
     >>> len(loaded), q.reason.tolist()
     (1, ['negative_hours'])
     """
-    text, raw_s, rows, checks, p = _start(df, "sessions", source, raw, row_numbers, dates, SESSION_CHECKS)
+    text, raw_s, rows, checks, p = _start(df, "sessions", source, raw, row_numbers, dates, SESSION_CHECKS,
+                                          row_flags, repairs, notes)
     if episodes is not None:
         eps = _episode_frame(episodes)
         ids = p["episode_id"]

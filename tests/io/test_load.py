@@ -94,3 +94,10 @@ def test_cli_load_sessions_with_episodes(tmp_path, capsys, make_episodes):
 def test_cli_load_error_exit_code(tmp_path, capsys):
     rc = main(["load", str(tmp_path / "missing.csv")])
     assert rc == 2 and "file not found" in capsys.readouterr().err
+
+
+def test_cli_load_header_row(tmp_path, capsys, make_episodes):
+    p = tmp_path / "e.csv"
+    p.write_text("Monthly export\n\n" + make_episodes().to_csv(index=False))
+    assert main(["load", str(p), "--header-row", "3"]) == 0
+    assert "5 input rows" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -148,3 +149,112 @@ def test_malformed_files_raise_iopstats_error_or_account_for_rows(tmp_path_facto
     except IopstatsError:
         return
     assert res.report.n_loaded + res.report.n_quarantined == res.report.n_input
+
+
+# --------------------------------------------------------------------------- issue 9 properties
+FILE_SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FILE_HEADER = ["client_id", "episode_id", "level_of_care", "admit_date", "discharge_date", "discharge_reason",
+               "los_days", "age", "site"]
+
+
+@st.composite
+def episode_rows(draw, site=st.sampled_from(["Main", "North", ""])):
+    n = draw(st.integers(1, 8))
+    rows = []
+    for i in range(n):
+        closed = draw(st.booleans())
+        rows.append([f"c{i}", f"e{i}", draw(st.sampled_from(["iop", "outpatient", "x"])), "2024-01-02",
+                     "2024-02-02" if closed else "", "completed" if closed else "", "", draw(st.sampled_from(["", "30", "130"])),
+                     draw(site)])
+    return rows
+
+
+def _csv(rows, trailing=()):
+    lines = [",".join(FILE_HEADER)] + [",".join(r) + ("," if i in trailing else "") for i, r in enumerate(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@FILE_SETTINGS
+@given(episode_rows(), st.data())
+def test_trailing_delimiters_never_shift_values(tmp_path_factory, rows, data):
+    trailing = data.draw(st.sets(st.integers(0, len(rows) - 1)))
+    d = tmp_path_factory.mktemp("t")
+    (d / "plain.csv").write_bytes(_csv(rows))
+    (d / "trailing.csv").write_bytes(_csv(rows, trailing))
+    plain, got = load_episodes(d / "plain.csv", {"as_of": AS_OF}), load_episodes(d / "trailing.csv", {"as_of": AS_OF})
+    assert got.report.n_loaded + got.report.n_quarantined == len(rows)
+    pd.testing.assert_frame_equal(got.data, plain.data)
+    assert got.quarantine["reason"].tolist() == plain.quarantine["reason"].tolist()
+
+
+ACCENTED = st.text(alphabet="abcXYZ éèüñç", min_size=1, max_size=10)  # cp1252 bytes E7-FC: never valid UTF-8
+QUOTES = st.text(alphabet="abc \u201c\u201d\u2018\u2019\u2013\u20ac", min_size=1, max_size=10)  # cp1252 80-9F only
+
+
+@FILE_SETTINGS
+@given(st.one_of(episode_rows(site=ACCENTED), episode_rows(site=QUOTES)), st.data())
+def test_each_row_keeps_its_text_whatever_its_encoding(tmp_path_factory, rows, data):
+    enc = data.draw(st.lists(st.sampled_from(["utf-8", "cp1252"]), min_size=len(rows), max_size=len(rows)))
+    body = (",".join(FILE_HEADER) + "\n").encode() + b"".join(
+        (",".join(r) + "\n").encode(e) for r, e in zip(rows, enc))
+    p = tmp_path_factory.mktemp("enc") / "e.csv"
+    p.write_bytes(body)
+    res = load_episodes(p, {"as_of": AS_OF})
+    assert res.report.n_loaded + res.report.n_quarantined == len(rows)
+    loaded = set(res.data["episode_id"])
+    assert res.data["site"].tolist() == [r[8].strip() or None for r in rows if r[1] in loaded]
+    want = tuple(i + 1 for i, (r, e) in enumerate(zip(rows, enc)) if e == "cp1252" and not r[8].isascii())
+    assert res.report.encoding_fallback_rows == want
+
+
+number_cells = st.one_of(
+    st.sampled_from(["1e400", "-1e400", "1E999", "inf", "-inf", "Infinity", "+inf", "nan", "", "12", "3.5", "1e2"]),
+    st.floats(allow_nan=False, allow_infinity=True).map(repr),
+    st.integers(-5, 400).map(str),
+)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(number_cells, number_cells, number_cells), min_size=1, max_size=10))
+def test_non_finite_numbers_never_load(cells):
+    n = len(cells)
+    eps = pd.DataFrame({"client_id": [f"c{i}" for i in range(n)], "episode_id": [f"e{i}" for i in range(n)],
+                        "level_of_care": ["iop"] * n, "admit_date": ["2024-01-02"] * n,
+                        "discharge_date": ["2024-12-31"] * n, "discharge_reason": ["completed"] * n,
+                        "los_days": [c[0] for c in cells], "age": [c[1] for c in cells]})
+    res = load_episodes(eps, {"as_of": AS_OF})
+    assert res.report.n_loaded + res.report.n_quarantined == n
+    assert np.isfinite(res.data["los_days"].dropna()).all() and np.isfinite(res.data["age"].dropna().astype(float)).all()
+    ses = pd.DataFrame({"episode_id": ["e1"] * n, "session_date": ["2024-01-02"] * n, "attended": ["yes"] * n,
+                        "hours": [c[2] for c in cells]})
+    res = load_sessions(ses, {"as_of": AS_OF})
+    assert res.report.n_loaded + res.report.n_quarantined == n
+    assert np.isfinite(res.data["hours"].dropna()).all()
+    flagged = {c[2] for c in cells if c[2] not in ("", "nan") and _overflows(c[2])}
+    assert set(res.quarantine.loc[res.quarantine["reason"] == "non_finite_number", "value"]) == flagged
+
+
+def _overflows(v: str) -> bool:
+    try:
+        return not np.isfinite(float(v))
+    except ValueError:
+        return False
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 10**7), st.integers(1, 9)), min_size=1, max_size=6, unique_by=lambda t: t[0]))
+def test_excel_ids_load_as_the_cell_shows_them(tmp_path_factory, ids):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["client_id", "episode_id", "level_of_care", "admit_date"])
+    for k, (v, width) in enumerate(ids, start=2):
+        ws.append([v, v, "iop", "2024-01-02"])
+        ws.cell(row=k, column=1).number_format = "0" * width if width > 1 else "General"
+    p = tmp_path_factory.mktemp("x") / "ids.xlsx"
+    wb.save(p)
+    res = load_episodes(p, {"as_of": AS_OF})
+    assert res.report.n_loaded + res.report.n_quarantined == len(ids) and res.report.n_loaded == len(ids)
+    assert res.data["client_id"].tolist() == [str(v).zfill(w if w > 1 else 0) for v, w in ids]
+    assert res.data["episode_id"].tolist() == [str(v) for v, _ in ids]

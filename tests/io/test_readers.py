@@ -17,11 +17,12 @@ def test_csv_comma_reads_all_cells_as_strings(tmp_path):
     assert raw.frame.to_dict("list") == {"episode_id": ["e1", "e2"], "age": ["034", ""], "primary_substance": ["None", "NA"]}
 
 
-def test_semicolon_delimiter_is_sniffed_and_latin1_fallback_noted(data_dir):
+def test_semicolon_delimiter_is_sniffed_and_cp1252_fallback_noted(data_dir):
     res = load_episodes(data_dir / "episodes_semicolon_latin1.csv")
     assert res.report.n_loaded == 3
     assert res.data["site"].tolist() == ["Peñasco", "Zürich", "Main"]
-    assert any("latin-1" in n for n in res.report.notes)
+    assert res.report.encoding_fallback_rows == (1, 2)
+    assert any("cp1252" in n and "row 1, 2" in n for n in res.report.notes)
 
 
 def test_none_label_is_a_value_not_missing(data_dir):
@@ -98,11 +99,11 @@ def test_unterminated_quote_raises(tmp_path):
         load_episodes(p)
 
 
-def test_row_with_too_many_fields_raises(tmp_path):
+def test_row_with_too_many_fields_is_quarantined(tmp_path):
     p = tmp_path / "e.csv"
     p.write_text("client_id,episode_id,level_of_care,admit_date\nc1,e1,iop,2024-01-01\nc2,e2,iop,2024-01-01,x,y\n")
-    with pytest.raises(IopstatsError, match="well-formed"):
-        load_episodes(p)
+    res = load_episodes(p)
+    assert res.quarantine[["row", "reason", "value"]].values.tolist() == [[2, "malformed_row", "x,y"]]
 
 
 def test_truncated_last_row_is_quarantined_not_raised(tmp_path):
@@ -110,7 +111,8 @@ def test_truncated_last_row_is_quarantined_not_raised(tmp_path):
     p.write_text("client_id,episode_id,level_of_care,admit_date\nc1,e1,iop,2024-01-01\nc2,e2")
     res = load_episodes(p)
     assert (res.report.n_loaded, res.report.n_quarantined) == (1, 1)
-    assert res.quarantine["reason"].item() == "missing_required"
+    assert res.quarantine["reason"].item() == "malformed_row"
+    assert "2 of 4 fields" in res.quarantine["detail"].item()
 
 
 def test_duplicate_header_raises(tmp_path):
