@@ -345,7 +345,8 @@ def _title(statistic: str, outcome: str | None) -> str:
 def _remarks(r: FunnelResult, k: int, dropped: int) -> tuple[str, ...]:
     centre = f"{r.target:.1%}" if r.statistic == "proportion" else f"{r.target:g}"
     out = [f"{k} units; centre line {centre}; limits at 95% and 99.8%."]
-    disp = (f"Overdispersion: phi = {r.phi:.3g} from z-scores Winsorised at {r.trim:.0%} per tail"
+    disp = (f"Overdispersion method '{r.overdispersion}': phi = {r.phi:.3g} from z-scores Winsorised at "
+            f"{r.trim:.0%} per tail"
             f"{'' if r.overdispersion != 'additive' else f', tau2 = {r.tau2:.3g} (DerSimonian-Laird)'}.")
     out.append(disp)
     if r.overdispersion == "none":
