@@ -67,6 +67,7 @@ _API = {
     "CaseMixModel": "iopstats.compare.casemix",
     "shrunken_rates": "iopstats.compare.shrinkage",
     "control_chart": "iopstats.compare.control_chart",
+    "unit_count_table": "iopstats.compare.unit_counts",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]
