@@ -96,6 +96,9 @@ def _limits(events: np.ndarray, n: np.ndarray, chart: str) -> tuple[float, np.nd
     """Centre, per-period standard deviation (Laney-adjusted for primes) and sigma_z."""
     center = events.sum() / n.sum()
     rate = events / n
+    if chart.endswith("_prime") and (center == 0 or (chart == "p_prime" and center == 1)):
+        raise IopstatsError("every period has the same outcome: a prime chart has no z-scores to scale by",
+                            fix="use chart='p' (or 'u')")
     sd = np.sqrt(center * (1 - center) / n) if chart in ("p", "p_prime") else np.sqrt(center / n)
     sigma_z = 1.0
     if chart.endswith("_prime"):

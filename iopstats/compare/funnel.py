@@ -193,7 +193,7 @@ def _dispersion(z_w: np.ndarray, s: np.ndarray) -> tuple[float, float]:
     k = len(z_w)
     phi = float(np.mean(z_w**2))
     w = 1.0 / s**2
-    if k * phi < k - 1:
+    if k < 2 or k * phi < k - 1:  # one unit: no between-unit variance to estimate
         return phi, 0.0
     tau2 = max(0.0, (k * phi - (k - 1)) / (w.sum() - (w**2).sum() / w.sum()))
     return phi, float(tau2)

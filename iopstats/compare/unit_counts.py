@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from iopstats.compare.headline_counts import HEADLINE_COVARIATES, headline_counts
 from iopstats.exceptions import IopstatsError
 
 __all__ = ["unit_count_table"]
+
+#: Episode columns the headline count step reads besides the level of care and the covariates.
+_STAY = ("admit_date", "discharge_date", "discharge_reason", "los_days", "los_min", "los_max")
 
 
 def _as_of(episodes: pd.DataFrame, as_of) -> pd.Timestamp:
@@ -79,10 +83,15 @@ def unit_count_table(
     if unit not in episodes.columns:
         raise IopstatsError("episodes have no unit column", column=unit, fix="use 'site' or 'program'")
     stamp = _as_of(episodes, as_of)
-    labels = episodes[unit]
+    keep = [c for c in dict.fromkeys(["level_of_care", *covariates, *_STAY]) if c in episodes.columns]
+    codes, labels = pd.factorize(episodes[unit], sort=True)
+    order = np.argsort(codes, kind="stable")
+    order = order[codes[order] >= 0]  # rows without a unit are left out
+    frame = episodes[keep].take(order)  # one copy of the needed columns, sorted by unit
+    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
     parts = []
-    for label, idx in labels.groupby(labels, sort=True, observed=True).groups.items():
-        tab = headline_counts(episodes.loc[idx], covariates, as_of=stamp)
+    for i, label in enumerate(labels):
+        tab = headline_counts(frame.iloc[bounds[i]:bounds[i + 1]], covariates, as_of=stamp)
         tab.insert(0, unit, label)
         parts.append(tab)
     if not parts:

@@ -199,3 +199,44 @@ def test_unit_count_table_matches_headline_and_rows(tmp_path):
     a = iopstats.funnel(tab, "site", "completed", weights="n").summary
     b = iopstats.funnel(rows, "site", "completed").summary
     pd.testing.assert_frame_equal(a.astype({"unit": str}), b.astype({"unit": str}))
+
+
+def test_exact_funnel_limits_hold_their_level_by_simulation():
+    """Under the null (every unit at the target) about 5% / 0.2% of units fall outside the exact limits."""
+    rng = np.random.default_rng(8)
+    n = np.repeat([15, 60, 400], 4000)
+    x = rng.binomial(n, 0.4)
+    from iopstats.compare.funnel import exact_funnel_limits
+
+    lim = exact_funnel_limits(n, 0.4)
+    p = x / n
+    out95 = np.mean((p < lim["lower_95"]) | (p > lim["upper_95"]))
+    out998 = np.mean((p < lim["lower_998"]) | (p > lim["upper_998"]))
+    assert 0.03 <= out95 <= 0.06
+    assert out998 <= 0.005
+
+
+def test_empirical_bayes_intervals_cover_by_simulation():
+    """Units drawn from the normal-normal model: the 95% EB intervals cover the true rates about 95%."""
+    from iopstats.compare.shrinkage import _logits, random_effects_logit
+
+    rng = np.random.default_rng(21)
+    hits = []
+    for _ in range(300):
+        theta = rng.normal(-0.2, 0.4, 30)
+        n = rng.integers(40, 400, 30)
+        x = rng.binomial(n, 1 / (1 + np.exp(-theta)))
+        fit = random_effects_logit(*_logits(x.astype(float), n.astype(float)), method="REML")
+        hits.append(np.abs(fit["blup"] - theta) <= 1.959964 * fit["blup_se"])
+    cover = np.mean(hits)
+    assert 0.93 <= cover <= 0.97
+
+
+def test_single_unit_and_constant_outcome_edges():
+    one = pd.DataFrame({"u": ["a"] * 30, "y": [1] * 12 + [0] * 18})
+    res = iopstats.funnel(one, "u", "y")
+    assert res.tau2 == 0.0 and res.summary["flag"].iloc[0] == "within"
+    flat = pd.DataFrame({"m": [1, 2, 3] * 10, "y": [0] * 30})
+    with pytest.raises(IopstatsError, match="prime chart"):
+        iopstats.control_chart(flat, "m", "y", chart="p_prime")
+    assert iopstats.control_chart(flat, "m", "y").summary["ucl"].eq(0).all()
