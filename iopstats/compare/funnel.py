@@ -27,8 +27,11 @@ Limits (Spiegelhalter, *Stat Med* 2005;24:1185-1202, appendix A.1):
 
 The unadjusted limits are FunnelPlotR's and PHEindicatormethods' choices up to
 their approximations (FunnelPlotR: chi-square limits for ratios, arcsine for
-proportions; PHE: Wilson-based limits for proportions); the exact ones here
-are the reference values of Spiegelhalter's appendix.
+proportions; PHE: Wilson-based limits for proportions, chi-square / Byar for
+ratios); the exact ones here are the reference values of Spiegelhalter's
+appendix. For ratios FunnelPlotR's default z-scores are on the log scale
+(SHMI); the square-root scale used here is its ``sr_method = "CQC"`` option
+(Spiegelhalter 2012), with the limits squared back to the ratio scale.
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ def _publish(table: pd.DataFrame, derived: dict, threshold: int, formats: dict, 
 
 def _funnel_part(d, outcome, label, threshold):
     res = funnel(d, "_unit", outcome)
-    s = res.summary.rename(columns={"unit": "unit", "value": "rate"})
+    s = res.summary.rename(columns={"value": "rate"})
     s = s[["unit", "n", "events", "rate", "lower_95", "upper_95", "lower_998", "upper_998", "flag"]]
     derived = {"rate": ["events"], "flag": ["events"]}
     table, values = _publish(s, derived, threshold,
