@@ -10,10 +10,12 @@ ratios after case-mix adjustment (with their own funnel), shrunken rates
 * units with fewer than ``threshold`` episodes are merged into one
   "smaller units (merged)" group, or left out when even the merged group is
   below the threshold (the page says how many);
-* in every table, counts of 1 to ``threshold - 1`` (events or non-events) are
-  suppressed with complementary suppression, and every value built on a
-  suppressed count (rate, ratio, interval, flag, shrunken rate) is hidden too;
-  figures leave those points out.
+* a unit whose event or non-event count is 1 to ``threshold - 1`` is left out
+  of that outcome's comparison altogether (the page says how many): hiding
+  only its row would not do, because the pooled centre, ``phi``, ``tau2``,
+  the case-mix model and the other units' shrunken rates depend on it;
+* in the control charts, periods with such a count are gaps (complementary
+  suppression within the unit) and the run rules use the points shown.
 
 The notebook ``programs_sites.ipynb`` only displays what this returns.
 """
@@ -29,7 +31,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from iopstats.compare.casemix import CaseMixModel
-from iopstats.compare.control_chart import control_chart
+from iopstats.compare.control_chart import control_chart, runs_analysis
 from iopstats.compare.funnel import funnel
 from iopstats.compare.shrinkage import shrunken_rates
 from iopstats.compare.standardize import standardized_ratio
@@ -130,6 +132,25 @@ def _publish(table: pd.DataFrame, derived: dict, threshold: int, formats: dict, 
     return make_table(values, mask, formats=formats, title=title, remarks=remarks, threshold=threshold), values
 
 
+def _units_word(unit: str, k: int) -> str:
+    word = "program" if unit == "program" else "site"
+    return f"{word}s are" if k > 1 else f"{word} is"
+
+
+def _publishable(d: pd.DataFrame, outcome: str, threshold: int) -> tuple[pd.DataFrame, list]:
+    """Rows of the units whose event and non-event counts can both be shown (0 or >= threshold).
+
+    Units with a small count are left out of the whole comparison, not only hidden in the table:
+    the pooled centre, phi, tau2, the case-mix model and the shrinkage estimates of the other units
+    would otherwise let their counts be worked out."""
+    y = d[outcome].astype("Float64")
+    g = pd.DataFrame({"u": d["_unit"], "y": y}).dropna().groupby("u")["y"]
+    ev, n = g.sum(), g.size()
+    ok = ((ev == 0) | (ev >= threshold)) & ((n - ev == 0) | (n - ev >= threshold))
+    hidden = sorted(ok.index[~ok.to_numpy()])
+    return d[d["_unit"].isin(ok.index[ok.to_numpy()])], hidden
+
+
 def _funnel_part(d, outcome, label, threshold):
     res = funnel(d, "_unit", outcome)
     s = res.summary.rename(columns={"value": "rate"})
@@ -201,34 +222,33 @@ def _shrunken_part(d, outcome, label, threshold, seed):
     return sh, table, _figure(dataclasses.replace(sh, summary=shown), f"{label.capitalize()}: shrunken rates")
 
 
-def _control_part(d, outcome, label, threshold, period, hidden_units):
-    """p-chart per unit; units whose overall rate is suppressed get no chart (its centre would show it)."""
-    d = d[~d["_unit"].isin(hidden_units)]
-    if d["_unit"].nunique() == 0:
-        return None, None, None
+def _control_part(d, outcome, label, threshold, period):
+    """p-chart per unit; months (or quarters) with a small count are gaps, with complementary
+    suppression within the unit; the run rules are applied to the points shown."""
     cc = control_chart(d, period, outcome, unit="_unit", chart="p")
-    parts = []
-    for _, g in cc.summary.groupby("unit", sort=False):
+    parts, runs = [], []
+    for u, g in cc.summary.groupby("unit", sort=False):
         g = g.reset_index(drop=True)
         values, _ = _numeric_suppressed(g[["period", "n", "events", "rate"]], {"rate": ["events"]}, threshold)
-        parts.append(g.assign(rate=values["rate"].to_numpy(), outside=g["outside"] & values["rate"].notna()))
+        g = g.assign(rate=values["rate"].to_numpy(), outside=g["outside"] & values["rate"].notna())
+        parts.append(g)
+        shown = g[g["rate"].notna()]
+        runs.append({"unit": u, **runs_analysis(shown["rate"], shown["center"]), "n_outside": int(g["outside"].sum())})
     shown = pd.concat(parts, ignore_index=True)
+    runs_tab = pd.DataFrame(runs)
+    res = dataclasses.replace(cc, summary=shown, runs=runs_tab)
     units = list(dict.fromkeys(shown["unit"]))
     fig = Figure(figsize=(8.5, 2.6 * len(units)), dpi=100)
     axes = fig.subplots(len(units), 1, squeeze=False)[:, 0]
-    res = dataclasses.replace(cc, summary=shown)
     for ax, u in zip(axes, units):
         res.plot(ax=ax, unit=u, title=f"{label.capitalize()}: {u}")
     fig.tight_layout()
-    runs = cc.runs[["unit", "n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min",
-                    "runs_signal", "n_outside"]].copy()
-    runs["runs_signal"] = runs["runs_signal"].map({True: "non-random variation", False: "none"})
-    remarks = list(cc.remarks)
-    if hidden_units:
-        remarks.append(f"{len(hidden_units)} units whose overall rate is suppressed have no chart.")
-    table = make_table(runs, formats={"n_useful": "count"}, threshold=threshold,
-                       title=f"Run rules (Anhoej) on the {label} control charts", remarks=remarks)
-    return cc, table, fig
+    table = runs_tab[["unit", "n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min",
+                      "runs_signal", "n_outside"]].copy()
+    table["runs_signal"] = table["runs_signal"].map({True: "non-random variation", False: "none"})
+    remarks = [*cc.remarks, "Points with a count of 1-10 are gaps; the run rules are applied to the points shown."]
+    return res, make_table(table, formats={"n_useful": "count"}, threshold=threshold, remarks=remarks,
+                           title=f"Run rules (Anhoej) on the {label} control charts"), fig
 
 
 _PERIODS = (("month", "M"), ("quarter", "Q"), ("half-year", "H"))
@@ -353,26 +373,33 @@ def units_section(
     adj = [a for a in adjust if a in d and d[a].notna().any()]
     if level_of_care is None and "level_of_care" not in adj:
         adj = ["level_of_care", *adj]
-    tables, figures, flags = {}, {}, {}
+    tables, figures, flags, notes = {}, {}, {}, []
     for outcome in outcomes_to_compare:
         if outcome == "retained_or_completed_90" and outcome not in d and "retained_90" in d:
             outcome = "retained_90"
         if outcome not in d or d[outcome].notna().sum() == 0:
             continue
         label = _OUTCOMES.get(outcome, outcome.replace("_", " "))
-        fres, tables[f"{outcome}/funnel"], figures[f"{outcome}/funnel"] = _funnel_part(d, outcome, label, threshold)
+        do, hidden = _publishable(d, outcome, threshold)
+        if hidden:
+            notes.append(f"{label.capitalize()}: {len(hidden)} {_units_word(unit, len(hidden))} left out of the "
+                         f"comparison, because a count of 1 to {threshold - 1} (events or non-events) cannot be "
+                         "shown and the limits, model estimates and rankings would let it be worked out.")
+        if do["_unit"].nunique() < 2:
+            notes.append(f"{label.capitalize()}: fewer than two units can be shown, so there is no comparison.")
+            continue
+        _, tables[f"{outcome}/funnel"], figures[f"{outcome}/funnel"] = _funnel_part(do, outcome, label, threshold)
         use_model = model if (model is not None and outcome == "completed") else None
-        _, _, tables[f"{outcome}/oe"], figures[f"{outcome}/oe_funnel"] = _oe_part(d, outcome, label, adj, use_model,
-                                                                                 threshold)
-        _, tables[f"{outcome}/shrunken"], figures[f"{outcome}/shrunken"] = _shrunken_part(d, outcome, label,
+        _, _, tables[f"{outcome}/oe"], figures[f"{outcome}/oe_funnel"] = _oe_part(do, outcome, label, adj,
+                                                                                 use_model, threshold)
+        _, tables[f"{outcome}/shrunken"], figures[f"{outcome}/shrunken"] = _shrunken_part(do, outcome, label,
                                                                                           threshold, seed)
-        shown = tables[f"{outcome}/funnel"].values
-        hidden = list(shown.loc[shown["rate"].isna(), "unit"])
-        _, ctab, cfig = _control_part(d, outcome, label, threshold, period, hidden)
+        _, ctab, cfig = _control_part(do, outcome, label, threshold, period)
         if ctab is not None:
             tables[f"{outcome}/control"], figures[f"{outcome}/control"] = ctab, cfig
+        shown = tables[f"{outcome}/funnel"].values
         flags[label.capitalize()] = list(shown.loc[shown["flag"].astype(str).str.endswith("99.8%"), "unit"])
-    statements = _statements(unit, level_of_care, merged, left_out, threshold, flags)
+    statements = _statements(unit, level_of_care, merged, left_out, threshold, flags) + tuple(notes)
     if period_note:
         statements += (period_note,)
     return UnitsSection(unit=unit, level_of_care=level_of_care, n_units=int(d["_unit"].nunique()), merged=merged,

@@ -150,3 +150,22 @@ def test_notebook_runs_on_planted_data(tmp_path):
     text = out.read_text()
     assert "Programs and sites" in text and "Traceback" not in text
     assert OUTLIER in text
+
+
+def test_unit_with_a_small_count_is_left_out_of_the_comparison(outcomes):
+    """Five completions out of 30: hiding only the row would leak it through the centre, phi, tau2 and
+    the shrinkage, so the unit leaves the whole completion comparison and the page says so."""
+    o = outcomes.copy()
+    rows = o.index[((o["program"] == "IOP program 1") & o["completed"].notna()).to_numpy()][:30]
+    o.loc[rows, "program"] = "IOP program 10"
+    o.loc[rows, "completed"] = [True] * 5 + [False] * 25
+    sec = units_section(o, outcomes_to_compare=("completed",))
+    for key, table in sec.tables.items():
+        assert "IOP program 10" not in set(table.values["unit"]), key
+        assert not table.mask.to_numpy().any(), key  # nothing left to hide
+    assert any("1 program is left out" in s for s in sec.statements)
+    base = units_section(outcomes, outcomes_to_compare=("completed",))
+    # the other units' figures are those of a comparison without the left-out rows
+    without = units_section(o[o["program"] != "IOP program 10"], outcomes_to_compare=("completed",))
+    pd.testing.assert_frame_equal(sec.tables["completed/shrunken"].values, without.tables["completed/shrunken"].values)
+    assert set(base.tables["completed/funnel"].values["unit"]) >= set(sec.tables["completed/funnel"].values["unit"])
