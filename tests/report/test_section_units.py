@@ -145,8 +145,14 @@ def test_notebook_runs_on_planted_data(tmp_path):
     eps.to_csv(path, index=False, date_format="%Y-%m-%d")
     nb = REPO / "iopstats" / "report" / "notebooks" / "programs_sites.ipynb"
     out = tmp_path / "run.ipynb"
-    pm.execute_notebook(str(nb), str(out), parameters={"source": "files", "episodes_path": str(path)},
+    summary = tmp_path / "summary.json"
+    pm.execute_notebook(str(nb), str(out), parameters={"source": "files", "episodes_path": str(path),
+                                                       "summary_path": str(summary)},
                         progress_bar=False, cwd=str(tmp_path), log_output=False, kernel_name="python3")
+    import json
+
+    info = json.loads(summary.read_text())
+    assert info["data"] == {"publish": True} and info["rows"]["programs_sites"]["unit"] == "program"
     text = out.read_text()
     assert "Programs and sites" in text and "Traceback" not in text
     assert OUTLIER in text
