@@ -45,7 +45,9 @@ def funnel_axes(res, ax=None, title=None):
     n = s["n"].to_numpy(float)
     lo = max(1.0, float(np.nanmin(n)) * 0.8) if len(n) else 1.0
     hi = float(np.nanmax(n)) * 1.1 if len(n) else 10.0
-    grid = np.unique(np.round(np.geomspace(lo, hi, 200))) if res.statistic == "proportion" else np.geomspace(lo, hi, 200)
+    grid = np.geomspace(lo, hi, 200)
+    if res.statistic == "proportion":  # binomial limits need whole numbers of episodes
+        grid = np.unique(np.round(grid))
     lim = res.limits(grid)
     for level, style in (("95", "--"), ("998", "-")):
         label = "95% limits" if level == "95" else "99.8% limits"

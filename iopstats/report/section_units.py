@@ -129,6 +129,7 @@ def _publish(table: pd.DataFrame, derived: dict, threshold: int, formats: dict, 
     values, mask = _numeric_suppressed(table, derived, threshold)
     for col in [c for c in values.columns if not pd.api.types.is_numeric_dtype(table[c]) and c in derived]:
         values[col] = table[col].where(~mask[col], None)
+    remarks = [privacy.suppress_text_counts(r, threshold) for r in remarks]
     return make_table(values, mask, formats=formats, title=title, remarks=remarks, threshold=threshold), values
 
 
@@ -246,7 +247,8 @@ def _control_part(d, outcome, label, threshold, period):
     table = runs_tab[["unit", "n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min",
                       "runs_signal", "n_outside"]].copy()
     table["runs_signal"] = table["runs_signal"].map({True: "non-random variation", False: "none"})
-    remarks = [*cc.remarks, "Points with a count of 1-10 are gaps; the run rules are applied to the points shown."]
+    remarks = [*cc.remarks, f"Points with a count of 1-{threshold - 1} are gaps; the run rules are applied to the "
+               "points shown."]
     return res, make_table(table, formats={"n_useful": "count"}, threshold=threshold, remarks=remarks,
                            title=f"Run rules (Anhoej) on the {label} control charts"), fig
 
@@ -402,5 +404,6 @@ def units_section(
     statements = _statements(unit, level_of_care, merged, left_out, threshold, flags) + tuple(notes)
     if period_note:
         statements += (period_note,)
+    statements = tuple(privacy.suppress_text_counts(x, threshold) for x in statements)
     return UnitsSection(unit=unit, level_of_care=level_of_care, n_units=int(d["_unit"].nunique()), merged=merged,
                         n_left_out=left_out, tables=tables, figures=figures, flags=flags, statements=statements)

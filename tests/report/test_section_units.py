@@ -107,7 +107,8 @@ def test_no_published_count_between_1_and_10(section):
 
 
 def test_section_figures_and_outcomes(section):
-    assert {"completed/funnel", "completed/oe_funnel", "completed/shrunken", "completed/control"} <= set(section.figures)
+    parts = {"completed/funnel", "completed/oe_funnel", "completed/shrunken", "completed/control"}
+    assert parts <= set(section.figures)
     assert any(k.startswith("retained_or_completed_90/") for k in section.tables)
     for fig in section.figures.values():
         assert isinstance(fig, Figure)
@@ -175,3 +176,12 @@ def test_unit_with_a_small_count_is_left_out_of_the_comparison(outcomes):
     without = units_section(o[o["program"] != "IOP program 10"], outcomes_to_compare=("completed",))
     pd.testing.assert_frame_equal(sec.tables["completed/shrunken"].values, without.tables["completed/shrunken"].values)
     assert set(base.tables["completed/funnel"].values["unit"]) >= set(sec.tables["completed/funnel"].values["unit"])
+
+
+def test_remarks_hide_small_counts_of_rows(outcomes):
+    o = outcomes[outcomes["completed"].notna()].copy()
+    rows = o.index[(o["level_of_care"] == "iop").to_numpy()][:7]
+    o.loc[rows, "prior_treatment"] = None  # 7 rows left out of the case-mix model
+    sec = units_section(o, outcomes_to_compare=("completed",))
+    text = " ".join(sec.tables["completed/oe"].remarks)
+    assert "<11 rows left out" in text and "7 rows" not in text

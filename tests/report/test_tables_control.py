@@ -21,8 +21,8 @@ def test_p_chart_equals_current_p_chart_table(outcomes):
     old = p_chart_table(outcomes, "completed")
     new = control_chart_table(outcomes, "completed", chart="p")
     for col in ("period", "n", "events", "rate", "center", "lcl", "ucl"):
-        pd.testing.assert_series_equal(new.values[col].astype(old.values[col].dtype), old.values[col], check_names=False,
-                                       rtol=1e-12)
+        pd.testing.assert_series_equal(new.values[col].astype(old.values[col].dtype), old.values[col],
+                                       check_names=False, rtol=1e-12)
     np.testing.assert_array_equal(new.mask["events"].to_numpy(), old.mask["events"].to_numpy())
     assert any("crossings" in r for r in new.remarks)
 
