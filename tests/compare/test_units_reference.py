@@ -57,6 +57,11 @@ def test_shrunken_rates_reml_against_metafor_default_control():
     np.testing.assert_allclose(same["blup_se"], ref["se"], atol=1e-10)
     exact = random_effects_logit(*_plo(data), method="REML")
     np.testing.assert_allclose(exact["blup"], ref["pred"], atol=5e-6)
+    rows = pd.DataFrame({"unit": np.repeat(data["unit"], 2), "y": [1, 0] * len(data),
+                         "n": np.ravel(np.c_[data["xi"], data["ni"] - data["xi"]])})
+    public = iopstats.shrunken_rates(rows[rows["n"] > 0], "unit", "y", weights="n", tol=1e-5)
+    np.testing.assert_allclose(public.summary["blup"], ref["pred"], atol=1e-10)
+    np.testing.assert_allclose(public.tau2, ref_fit["tau2"], atol=1e-10)
 
 
 def _plo(data):
