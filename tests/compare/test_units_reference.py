@@ -209,3 +209,14 @@ def test_control_chart_p_and_laney_against_R_qicharts2_formulas():
     np.testing.assert_allclose(pp.runs["sigma_z"], ref["sigma_z"].iloc[0], rtol=1e-12)
     assert p.runs["longest_run"].iloc[0] == ref["longest_run"].iloc[0]
     assert p.runs["crossings"].iloc[0] == ref["crossings"].iloc[0]
+
+
+def test_control_chart_u_and_u_prime_against_R_qicharts2_formulas():
+    ref = _csv("units_u_chart.csv")
+    rows = ref[["period", "events", "exposure"]]
+    u = iopstats.control_chart(rows, "period", "events", chart="u", exposure="exposure")
+    up = iopstats.control_chart(rows, "period", "events", chart="u_prime", exposure="exposure")
+    np.testing.assert_allclose(u.summary["center"], ref["center"], rtol=1e-12)
+    np.testing.assert_allclose(u.summary[["lcl", "ucl"]], ref[["u_lcl", "u_ucl"]], rtol=1e-12)
+    np.testing.assert_allclose(up.summary[["lcl", "ucl"]], ref[["up_lcl", "up_ucl"]], rtol=1e-12)
+    np.testing.assert_allclose(up.runs["sigma_z"], ref["sigma_z"].iloc[0], rtol=1e-12)

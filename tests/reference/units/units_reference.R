@@ -173,4 +173,15 @@ cc <- data.frame(period = 1:periods, events = cx, n = cn, rate = p, center = cl,
                  pp_lcl = pmax(cl - 3 * sd * sigma_z, 0), pp_ucl = pmin(cl + 3 * sd * sigma_z, 1),
                  sigma_z = sigma_z, longest_run = max(rl), crossings = length(rl) - 1)
 out(cc, "units_control_chart.csv")
+# u and u' charts (qic.u, qic.up): events per exposure
+ue <- round(runif(periods, 500, 3000))
+ux <- rpois(periods, ue * 0.02 * exp(rnorm(periods, 0, 0.2)))
+ucl <- sum(ux) / sum(ue)
+usd <- sqrt(ucl / ue)
+uz <- (ux / ue - ucl) / usd
+usig <- mean(abs(diff(uz))) / 1.128
+out(data.frame(period = 1:periods, events = ux, exposure = ue, rate = ux / ue, center = ucl,
+               u_lcl = pmax(ucl - 3 * usd, 0), u_ucl = ucl + 3 * usd,
+               up_lcl = pmax(ucl - 3 * usd * usig, 0), up_ucl = ucl + 3 * usd * usig, sigma_z = usig),
+    "units_u_chart.csv")
 cat("RDONE\n")
