@@ -43,7 +43,8 @@ def funnel_axes(res, ax=None, title=None):
     ax = _axes(ax, (7.5, 4.5))
     s = res.summary
     n = s["n"].to_numpy(float)
-    lo = max(1.0, float(np.nanmin(n)) * 0.8) if len(n) else 1.0
+    floor = 1.0 if res.statistic == "proportion" else 0.1  # expected counts may be below 1
+    lo = max(floor, float(np.nanmin(n)) * 0.8) if len(n) else 1.0
     hi = float(np.nanmax(n)) * 1.1 if len(n) else 10.0
     grid = np.geomspace(lo, hi, 200)
     if res.statistic == "proportion":  # binomial limits need whole numbers of episodes
@@ -64,6 +65,8 @@ def funnel_axes(res, ax=None, title=None):
     else:
         xlabel, ylabel = "expected count", "observed / expected"
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     _style(ax, title if title is not None else res.title, xlabel, ylabel)
     ax.legend(frameon=False, fontsize=8)
     return ax
