@@ -65,6 +65,7 @@ def funnel_axes(res, ax=None, title=None):
     else:
         xlabel, ylabel = "expected count", "observed / expected"
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     _style(ax, title if title is not None else res.title, xlabel, ylabel)
