@@ -59,6 +59,15 @@ _API = {
     "headline_from_parquet": "iopstats.compare.headline",
     "write_episodes_parquet": "iopstats.io.parquet",
     "read_episodes_parquet": "iopstats.io.parquet",
+    # comparison of programs and sites (issue 13)
+    "funnel": "iopstats.compare.funnel",
+    "standardized_ratio": "iopstats.compare.standardize",
+    "national_model": "iopstats.compare.casemix",
+    "fit_case_mix": "iopstats.compare.casemix",
+    "CaseMixModel": "iopstats.compare.casemix",
+    "shrunken_rates": "iopstats.compare.shrinkage",
+    "control_chart": "iopstats.compare.control_chart",
+    "unit_count_table": "iopstats.compare.unit_counts",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]
