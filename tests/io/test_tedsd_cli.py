@@ -48,7 +48,7 @@ def test_main_dispatch_and_error_exit_code(tmp_path, capsys):
     bad.write_text("a,b\n1,2\n")
     assert main(["tedsd", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "missing column(s) CASEID, SERVICES, REASON, LOS" in err and "Fix:" in err
+    assert "missing column(s) CASEID, SERVICES_D or SERVICES, REASON, LOS" in err and "Fix:" in err
 
 
 def test_year_option(capsys, tmp_path):
