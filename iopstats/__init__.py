@@ -59,6 +59,8 @@ _API = {
     "headline_from_parquet": "iopstats.compare.headline",
     "write_episodes_parquet": "iopstats.io.parquet",
     "read_episodes_parquet": "iopstats.io.parquet",
+    "national_discharge_table": "iopstats.compare.national_table",
+    "national_table_from_parquet": "iopstats.compare.national_table",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]
