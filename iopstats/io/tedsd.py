@@ -70,7 +70,7 @@ import pyarrow.csv as pacsv
 
 from iopstats.exceptions import IopstatsError
 from iopstats.io.result import QUARANTINE_META, LoadResult, make_report
-from iopstats.io.schema import AGE_GROUPS, CODE_SETS, coerce_dtypes
+from iopstats.io.schema import AGE_GROUPS, CODE_SETS, EPISODE_COLUMNS, _dtype
 from iopstats.io.tedsd_codes import (  # re-exported: the code tables used to live here
     LOS_BINS,
     MISSING,
@@ -370,10 +370,10 @@ def read_tedsd(path, *, year: int | None = None, columns: list[str] | None = Non
     bad_pos = np.array(sorted(num - 2 for num, _ in bad_rows), dtype=np.int64)
     ok = len(bad_pos) and bad_pos.min() >= 0 and bad_pos.max() < n_input and len(np.unique(bad_pos)) == len(bad_pos)
     row_of = np.delete(np.arange(n_input, dtype=np.int64), bad_pos) if ok else None  # blank lines can shift lines
-    res = _convert(table, opts, text, harmonize, outpatient_day, row_of)
+    holder = [table]  # _convert drops the parsed table before it builds the frame
+    del table
+    res = _convert(holder, opts, text, harmonize, outpatient_day, row_of)
     data, quarantine = res["data"], res["quarantine"]
-    for c in opts["extra"]:
-        data[f"tedsd_{c.lower()}"] = _extra_column(table.column(c), res["keep"], text)
     if bad_rows:
         qb = pd.DataFrame({
             "row": pd.array([r - 2 for r, _ in bad_rows], dtype="Int64"),
@@ -470,6 +470,9 @@ def _read_all(src, opts):
         # line numbers of malformed lines are only reported by a single-threaded read (rare path)
         bad_rows.clear()
         table = _read_table(src, wanted, extra, text, bad_rows, use_threads=False)
+    # hand the parse buffers back to the OS before the canonical frame is built: the allocator keeps
+    # freed blocks otherwise, and the frame's memory would come on top of them
+    pa.default_memory_pool().release_unused()
     return table, bad_rows, text
 
 
@@ -581,7 +584,8 @@ def _case_ids(table, flag):
     return case
 
 
-def _convert(table, opts, text, harmonize, outpatient_day, row_of=None):
+def _convert(holder, opts, text, harmonize, outpatient_day, row_of=None):
+    table = holder.pop()
     n = table.num_rows
     flag = _Flags(n)
     group = opts["era"]
@@ -629,16 +633,33 @@ def _convert(table, opts, text, harmonize, outpatient_day, row_of=None):
             pooled[col] = (_lookup(codes[s], _values(name, group, "pooled"), list(pcats)), pcats)
     keep = flag.reason == 0
     kept = np.flatnonzero(keep)
-    data = _frame(case, kept, yr, los, codes.get(los_setting) if outpatient_day else None, idx, pooled)
-    n_out = int(np.isin(codes[los_setting][kept], _OUTPATIENT_SETTINGS).sum()) if outpatient_day else 0
+    # everything that needs the parsed table or the raw codes first, then free them before the frame
     quarantine = _quarantine(table, flag, keep, row_of)
-    freq_missing = pd.Series(dtype=float)
-    if "FREQ1_D" in codes and len(kept):
-        freq_missing = data["use_freq_discharge"].isna().groupby(data["discharge_date"].dt.year).mean()
+    extras = {f"tedsd_{c.lower()}": _extra_column(table.column(c), keep, text) for c in opts["extra"]}
+    del table
+    setting = codes[los_setting]
+    n_out = int(np.isin(setting[kept], _OUTPATIENT_SETTINGS).sum()) if outpatient_day else 0
     n55 = int((codes["AGE"][kept] == 12).sum()) if group == "2006-2014" and "AGE" in codes else 0
+    freq_missing = _missing_by_year(idx.get("use_freq_discharge"), yr, kept)
+    codes.clear()
+    data = _frame(case, kept, yr, los, setting if outpatient_day else None, idx, pooled)
+    for name, col in extras.items():
+        data[name] = col
     return {"data": data, "quarantine": quarantine, "keep": keep, "n_binned": int((los[kept] > 30).sum()),
             "n_outpatient": n_out, "n_55plus": n55, "freq_missing": freq_missing,
             "no_codebook": {c: int((m & keep).sum()) for c, m in no_codebook.items() if (m & keep).any()}}
+
+
+def _missing_by_year(freq, yr, kept) -> pd.Series:
+    """Share of kept episodes whose ``use_freq_discharge`` is missing (look-up index < 0), by discharge year."""
+    if freq is None or not len(kept):
+        return pd.Series(dtype=float)
+    y = yr[kept]
+    years = np.unique(y)
+    pos = np.searchsorted(years, y)
+    n = np.bincount(pos, minlength=len(years))
+    miss = np.bincount(pos, weights=(freq[kept] < 0), minlength=len(years))
+    return pd.Series(miss / n, index=pd.Index(years.astype(int), name="discharge_year"), name="freq1_d_missing")
 
 
 def _values(field, group, which="value") -> dict[int, str]:
@@ -669,40 +690,60 @@ def _years(codes, opts, flag, n):
 
 
 def _frame(case, kept, yr, los, setting, idx, pooled) -> pd.DataFrame:
-    """The canonical frame of the kept rows (numpy look-ups, no per-row Python)."""
+    """The canonical frame of the kept rows, built in its canonical dtypes (no per-row Python, no copies).
+
+    Each column is made once in the dtype :func:`coerce_dtypes` would give it
+    (tested equal), so the 1.7M-row frame is not copied again.
+    """
+    n = len(kept)
+    all_kept = n == len(los)
+    take = (lambda a: a) if all_kept else (lambda a: a[kept])
     # 1 July of DISYR, built in numpy (months since 1970 -> days)
-    disc = ((yr[kept].astype(np.int64) - 1970) * 12 + 6).astype("datetime64[M]").astype("datetime64[ns]")
-    los_k = los[kept].astype(np.intp)
+    disc = ((take(yr).astype(np.int64) - 1970) * 12 + 6).astype("datetime64[M]").astype("datetime64[ns]")
+    los_k = take(los).astype(np.intp)
     lo_lut, hi_lut, pt_lut = np.full(38, np.nan), np.full(38, np.nan), np.zeros(38, dtype=np.int64)
     for k, (lo, hi, pt, _) in LOS_BINS.items():
         lo_lut[k], hi_lut[k], pt_lut[k] = lo, hi, pt
-    shift = np.isin(setting[kept], _OUTPATIENT_SETTINGS) if setting is not None else np.zeros(len(kept), bool)
+    shift = np.isin(take(setting), _OUTPATIENT_SETTINGS) if setting is not None else np.zeros(n, bool)
     los_min = lo_lut[los_k] - shift
     los_max = hi_lut[los_k] - shift
     los_days = np.where(los_k <= 30, los_min, np.nan)
     admit = disc - (pt_lut[los_k] - shift).astype("timedelta64[D]")
-    ids = pd.array(pc.cast(case.take(pa.array(kept)), pa.string()).to_numpy(zero_copy_only=False), dtype="string")
-    out: dict[str, object] = dict(client_id=ids, episode_id=ids.copy(), admit_date=admit, discharge_date=disc,
-                                  los_days=los_days, los_min=los_min, los_max=los_max)
+    del los_k
+    ids_arrow = pc.cast(case if all_kept else case.take(pa.array(kept)), pa.string())
+    ids = pd.array(ids_arrow.to_numpy(zero_copy_only=False), dtype="string")
+    del ids_arrow
+    made: dict[str, object] = dict(client_id=ids, episode_id=ids.copy(), admit_date=admit, discharge_date=disc,
+                                   los_days=los_days, los_min=los_min, los_max=los_max)
     detail = {}
     for target, ix in idx.items():
-        sel = ix[kept]
+        sel = take(ix)
         cats = _categories(target)
         if target == "site":
             vals = np.array([*cats, None], dtype=object)
-            out["site"] = pd.array(vals[np.where(sel < 0, len(vals) - 1, sel)], dtype="string")
+            made["site"] = pd.array(vals[np.where(sel < 0, len(vals) - 1, sel)], dtype="string")
         elif target in _BOOL:
-            out[target] = pd.arrays.BooleanArray(sel == 0, sel < 0)
+            made[target] = pd.arrays.BooleanArray(sel == 0, sel < 0)
+        elif target.startswith("tedsd_"):
+            detail[target] = pd.Categorical.from_codes(np.maximum(sel, -1), categories=cats)
         else:
-            cat = pd.Categorical.from_codes(np.maximum(sel, -1), categories=cats)
-            (detail if target.startswith("tedsd_") else out)[target] = cat
-    data = coerce_dtypes(pd.DataFrame(out), "episodes")
+            made[target] = sel
+    index = pd.RangeIndex(n)
+    cols = {}
+    for col in EPISODE_COLUMNS:
+        dt = _dtype(col)
+        v = made.get(col.name)
+        if v is None:
+            v = pd.Series(pd.NA if col.dtype not in ("float", "datetime") else None, index=index, dtype=dt)
+        elif isinstance(dt, pd.CategoricalDtype):
+            v = pd.Categorical.from_codes(np.maximum(v, -1), dtype=dt)
+        cols[col.name] = v
     for name in ("tedsd_substance_discharge", "tedsd_health_insurance", "tedsd_payment_source"):
         if name in detail:
-            data[name] = detail[name]
+            cols[name] = detail[name]
     for col, (ix, pcats) in pooled.items():
-        data[col] = pd.Categorical.from_codes(np.maximum(ix[kept], -1), categories=list(pcats))
-    return data
+        cols[col] = pd.Categorical.from_codes(np.maximum(take(ix), -1), categories=list(pcats))
+    return pd.DataFrame(cols, index=index, copy=False)
 
 
 def _quarantine(table, flag, keep, row_of) -> pd.DataFrame:

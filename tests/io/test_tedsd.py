@@ -475,3 +475,17 @@ def test_code_tables_live_in_tedsd_codes_and_are_re_exported():
         assert getattr(tedsd, name) is getattr(tedsd_codes, name)
     assert set(tedsd.__all__) - {"read_tedsd"} <= set(tedsd_codes.__all__)
     assert tedsd_codes.field_codes("SERVSETD", 2010)[6][0] == "iop"
+
+
+def test_frame_is_built_in_the_canonical_dtypes(r2019, r2010, r2021, tmp_path):
+    """read_tedsd builds its columns directly; they must be exactly what coerce_dtypes gives."""
+    from iopstats.io.schema import coerce_dtypes
+
+    names = [c.name for c in EPISODE_COLUMNS]
+    for res in (r2019, r2010, r2021):
+        pd.testing.assert_frame_equal(res.data[names], coerce_dtypes(res.data[names]))
+    p = tmp_path / "t.csv"
+    p.write_text("CASEID,DISYR,SERVICES_D,REASON,LOS\n1,2019,99,1,3\n")
+    empty = read_tedsd(p).data
+    assert len(empty) == 0
+    pd.testing.assert_frame_equal(empty[names], coerce_dtypes(empty[names]))
