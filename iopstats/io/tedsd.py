@@ -578,8 +578,10 @@ def _case_ids(table, flag):
     vi = np.flatnonzero(valid)
     dup = np.zeros(n, dtype=bool)
     if len(vi):
-        vals = case.take(pa.array(vi)) if len(vi) < n else case
-        dup[vi] = pd.Series(vals.to_numpy(zero_copy_only=False)).duplicated(keep="first").to_numpy()
+        vals = (case.take(pa.array(vi)) if len(vi) < n else case).to_numpy(zero_copy_only=False)
+        # strictly increasing integer ids (the usual order) have no repeats: no hash table needed
+        if not (vals.dtype.kind == "i" and bool((vals[1:] > vals[:-1]).all())):
+            dup[vi] = pd.Series(vals).duplicated(keep="first").to_numpy()
     flag(dup, "duplicate_episode_id", "CASEID")
     return case
 
@@ -638,7 +640,7 @@ def _convert(holder, opts, text, harmonize, outpatient_day, row_of=None):
     extras = {f"tedsd_{c.lower()}": _extra_column(table.column(c), keep, text) for c in opts["extra"]}
     del table
     setting = codes[los_setting]
-    n_out = int(np.isin(setting[kept], _OUTPATIENT_SETTINGS).sum()) if outpatient_day else 0
+    n_out = int(_outpatient(setting[kept]).sum()) if outpatient_day else 0
     n55 = int((codes["AGE"][kept] == 12).sum()) if group == "2006-2014" and "AGE" in codes else 0
     freq_missing = _missing_by_year(idx.get("use_freq_discharge"), yr, kept)
     codes.clear()
@@ -648,6 +650,12 @@ def _convert(holder, opts, text, harmonize, outpatient_day, row_of=None):
     return {"data": data, "quarantine": quarantine, "keep": keep, "n_binned": int((los[kept] > 30).sum()),
             "n_outpatient": n_out, "n_55plus": n55, "freq_missing": freq_missing,
             "no_codebook": {c: int((m & keep).sum()) for c, m in no_codebook.items() if (m & keep).any()}}
+
+
+def _outpatient(setting: np.ndarray) -> np.ndarray:
+    """Settings 6, 7, 8 (ambulatory), to which the codebook adds a day of LOS."""
+    lo, hi = min(_OUTPATIENT_SETTINGS), max(_OUTPATIENT_SETTINGS)
+    return (setting >= lo) & (setting <= hi)
 
 
 def _missing_by_year(freq, yr, kept) -> pd.Series:
@@ -704,7 +712,7 @@ def _frame(case, kept, yr, los, setting, idx, pooled) -> pd.DataFrame:
     lo_lut, hi_lut, pt_lut = np.full(38, np.nan), np.full(38, np.nan), np.zeros(38, dtype=np.int64)
     for k, (lo, hi, pt, _) in LOS_BINS.items():
         lo_lut[k], hi_lut[k], pt_lut[k] = lo, hi, pt
-    shift = np.isin(take(setting), _OUTPATIENT_SETTINGS) if setting is not None else np.zeros(n, bool)
+    shift = _outpatient(take(setting)) if setting is not None else np.zeros(n, bool)
     los_min = lo_lut[los_k] - shift
     los_max = hi_lut[los_k] - shift
     los_days = np.where(los_k <= 30, los_min, np.nan)

@@ -136,17 +136,22 @@ def _alias(field: str) -> str:
     return {"SEX": "GENDER"}.get(field.upper(), field.upper())
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=1)
+def _by_variable_era() -> dict[tuple[str, str], dict[int, tuple[str, str, str]]]:
+    out: dict[tuple[str, str], dict[int, tuple[str, str, str]]] = {}
+    for r in _rows():
+        out.setdefault((r["variable"], r["era"]), {})[r["code"]] = (r["value"], r["pooled"], r["label"])
+    return out
+
+
 def _era_table(field: str, era: str) -> dict[int, tuple[str, str, str]]:
     """``{code: (value, pooled, label)}`` of a variable in one era (SERVICES falls back to SERVICES_D)."""
-    out = {r["code"]: (r["value"], r["pooled"], r["label"]) for r in _rows() if r["variable"] == field and r["era"] == era}
+    index = _by_variable_era()
+    out = index.get((field, era), {})
     if not out and field in ("SERVICES", "SERVICES_D", "SERVSETD"):
         alt = {"SERVICES": "SERVICES_D", "SERVICES_D": "SERVICES", "SERVSETD": "SERVICES_D"}[field]
-        if era == _OLD:
-            alt = "SERVSETD"
-        out = {r["code"]: (r["value"], r["pooled"], r["label"]) for r in _rows()
-               if r["variable"] == alt and r["era"] == era}
-    return out
+        out = index.get(("SERVSETD" if era == _OLD else alt, era), {})
+    return dict(out)
 
 
 @lru_cache(maxsize=None)
