@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from codebook_parse import CODEBOOK_FILES, parse_codebook  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
-SHARED = ROOT.parent.parent / "shared" / "reference" / "tedsd"
+SHARED = ROOT.parent / "shared" / "reference" / "tedsd"  # as tests/io/conftest.py finds it
 OUT = ROOT / "iopstats" / "io" / "tedsd_codes" / "codes.csv"
 
 AGE_GROUPS = ["12-14", "15-17", "18-20", "21-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54",
