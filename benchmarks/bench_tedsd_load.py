@@ -5,7 +5,8 @@ then measures in fresh processes:
 
 * ``import only``      - interpreter + pandas/pyarrow/iopstats imports (RSS floor)
 * ``pyarrow floor``    - pyarrow.csv.read_csv of exactly the columns read_tedsd reads,
-                         with the same compact integer types (int64 CASEID, int16 codes):
+                         with the same compact integer types (int64 CASEID, int16 codes;
+                         dictionary-encoded strings for a text-label file such as 2021):
                          the physical floor of the parse (issue 15)
 * ``read_tedsd``       - iopstats.io.tedsd.read_tedsd (canonical episodes + quarantine)
 * ``pandas.read_csv``  - pandas.read_csv(path) with default settings (the peer)
@@ -86,10 +87,17 @@ def _pyarrow_floor(path):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    import csv
+
     with open(path, encoding="latin-1") as fh:
-        header = fh.readline().strip().split(",")
+        reader = csv.reader(fh)
+        header, first = next(reader), next(reader)
     cols = [c for c in _NEEDED if c in header]
-    types = {c: pa.int64() if c == "CASEID" else (pa.int32() if c == "DISYR" else pa.int16()) for c in cols}
+    text = any(not first[header.index(c)].lstrip("-").isdigit() for c in cols)
+    if text:  # the 2021 release: labels, parsed as read_tedsd parses them (dictionary-encoded strings)
+        types = {c: pa.string() if c == "CASEID" else pa.dictionary(pa.int32(), pa.string()) for c in cols}
+    else:
+        types = {c: pa.int64() if c == "CASEID" else (pa.int32() if c == "DISYR" else pa.int16()) for c in cols}
     return pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
                           convert_options=pacsv.ConvertOptions(column_types=types, include_columns=cols))
 
