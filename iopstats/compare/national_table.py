@@ -18,9 +18,11 @@ median length of stay of all discharges and of each reason.
 * **Privacy**: no published cell may show a count of 1-10 or let one be
   derived. A row with fewer than 11 discharges is suppressed whole; a
   percentage whose count is 1-10 is suppressed, then further cells of the row
-  are suppressed (smallest counts first) until the suppressed counts of the row
-  sum to 11 or more and at least two are hidden; medians over fewer than 11
-  stays are suppressed. Suppressed cells show ``"<11"``. No total row is shown,
+  are suppressed (smallest counts first, never the completions, which the report
+  shows by level elsewhere) until the suppressed counts of the row sum to 11 or
+  more and at least two are hidden; a row that cannot be protected so (a small
+  completion count, or too few other discharges) is hidden whole. Medians over
+  fewer than 11 stays are suppressed. Suppressed cells show ``"<11"``. No total row is shown,
   so no column total can uncover a hidden cell.
 """
 
@@ -155,17 +157,36 @@ def _check(episodes, threshold, weights=None) -> None:
 
 
 def _suppression(counts: np.ndarray, threshold: int) -> np.ndarray:
-    """Cells to hide: counts 1-10, then complements in the row until the hidden ones sum to >= threshold."""
+    """Cells to hide: counts 1-10, then complements in the row until the hidden ones sum to >= threshold.
+
+    Complements are taken from the reasons other than completion (smallest
+    first): the national report publishes completions by level elsewhere, so a
+    hidden completion count could be recovered there and uncover the rest. When
+    that cannot protect a row, every reason cell of the row is hidden.
+    """
     hidden = (counts > 0) & (counts < threshold)
     small_row = counts.sum(axis=1) < threshold
     hidden[small_row] = True
+    done = list(REASON_COLUMNS).index("Completed")
     for i in range(len(counts)):
         if not hidden[i].any() or hidden[i].all():
             continue
-        while (hidden[i].sum() < 2 or counts[i][hidden[i]].sum() < threshold) and not hidden[i].all():
-            j = int(np.argmin(np.where(hidden[i], np.iinfo(np.int64).max, counts[i])))
+        others = np.ones(counts.shape[1], bool)
+        others[done] = False
+        while not _protected(counts[i], hidden[i], others, threshold):
+            free = others & ~hidden[i]
+            if not free.any():
+                hidden[i] = True
+                break
+            j = int(np.argmin(np.where(free, counts[i], np.iinfo(np.int64).max)))
             hidden[i, j] = True
     return hidden
+
+
+def _protected(row, hidden, others, threshold) -> bool:
+    """At least two hidden cells among the other reasons, summing to ``threshold`` or more."""
+    h = hidden & others
+    return (not hidden[~others].any() or hidden.all()) and h.sum() >= 2 and row[h].sum() >= threshold
 
 
 def _median(lo: np.ndarray, hi: np.ndarray, w: np.ndarray, threshold: int):
