@@ -20,27 +20,39 @@ Decisions (read these before using the numbers)
 * **Length of stay.** LOS 1-30: ``los_days = los_min = los_max``. Codes 31-37
   are intervals: ``los_days`` missing, ``los_min``/``los_max`` the bin bounds
   (37 -> 366..inf). LOS is required: a row without it is quarantined.
-* **Missing.** -9 (and an empty cell, and the 2021 label
-  "Missing/unknown/not collected/invalid") is missing in every field.
-  Missing CASEID, SERVICES, REASON or LOS quarantines the row
-  (``missing_required``); a code outside the codebook quarantines it
-  (``unknown_code``), so a mis-read file cannot pass silently.
-* **Schema eras.** 2006-14 (combined file, SERVSETD instead of SERVICES;
-  SERVSETD is the setting at discharge, SERVICES from 2015 the setting at
-  admission): AGE codes are shifted by one (2 = 12-14 ... 13 = 65+; 1 = under
-  12, loaded with a missing age group), NOPRIOR counts 0-5 (1-5 ->
-  one_or_more) and FREQ1/FREQ1_D have five levels: 1 no use in the past
-  month -> none; 2 1-3 times in the past month, 3 1-2 times a week, 4 3-6 times a week ->
-  some; 5 daily -> daily. The era comes from ``year=`` when given, otherwise
-  from the columns (SERVSETD without SERVICES = 2006-14). 2021 files carry
-  text labels (latin-1); 2023 renames GENDER to SEX.
-* **Codes** (substances, race, ethnicity, states, LOS bins and their 2021
-  labels) are tabulated in :mod:`iopstats.io.tedsd_codes`; ``site`` is the
-  state's two-letter postal code from STFIPS.
-* 2021 text labels are matched case- and space-insensitively against the
-  labels in :data:`TEDS_FIELDS`; integer codes inside a labelled file are
-  read as codes; ``"None"`` is a label (no substance, no insurance), never
-  missing. An ``AGE`` of -9 (not in the codebook) is read as missing.
+* **Outpatient day.** "One day is added to all outpatient discharges, so that
+  the first day and last day of outpatient treatment are counted" (every
+  codebook, LOS). The codebooks do not list the settings; settings 6, 7 and 8
+  are the "Ambulatory" (outpatient) ones, so by default one day is subtracted
+  from their ``los_days``/``los_min``/``los_max`` (a same-day stay is 0 days,
+  the bin 31-45 becomes 30-44), judged on the setting at discharge
+  (``outpatient_day=False`` keeps the published LOS).
+* **Level of care** is the setting at discharge (SERVSETD 2006-14, SERVICES_D
+  from 2015; the 2015-16 codebooks list only SERVICES_D), as SAMHSA's
+  discharge tables; ``level_of_care="admission"`` uses SERVICES (2017 on). A
+  file with SERVICES only falls back to it; the report says which was used.
+* **Missing.** -9 (and an empty cell, and the label
+  "Missing/unknown/not collected/invalid") is missing in every field. Missing
+  CASEID, the setting, REASON or LOS quarantines the row
+  (``missing_required``); a code outside the era's codebook quarantines it
+  (``unknown_code``), so a mis-read file cannot pass silently. **2020-2023**
+  have no codebook here: a value outside the 2019 codes in an optional field
+  of such a row is left missing and counted in the report (it may be a new,
+  valid code); the row is kept.
+* **Eras** (code tables: :mod:`iopstats.io.tedsd_codes`, each code with its
+  codebook page). 2006-14: AGE 2-12 (12 = 55 and over, ``age_group``
+  missing), RACE 13/20/21/23, ETHNIC 5 = not Hispanic, SUB1 20 = other,
+  FREQ1 five levels, NOPRIOR 0-5, PRIMPAY 8/9, no SUB1_D/FREQ1_D. The era
+  comes from ``year=`` when given, otherwise from the columns (SERVSETD =
+  2006-14). 2021 files carry text labels (latin-1); 2023 renames GENDER to SEX.
+* **Insurance and payer.** HLTHINS (insurance held) -> ``tedsd_health_insurance``;
+  PRIMPAY (payment source) -> ``tedsd_payment_source`` and the canonical
+  ``payer``. SUB1_D -> ``tedsd_substance_discharge``: FREQ1_D, the relapse
+  proxy, measures the use of that substance.
+* Text labels are matched case-, whitespace- and dash-insensitively (then on a
+  looser form that also ignores punctuation, plurals and "old"/"days") against
+  every label of the era group; integer codes inside a labelled file are read
+  as codes; ``"None"`` is a label (no substance, no insurance), never missing.
 
 Quarantine reasons
 ------------------
