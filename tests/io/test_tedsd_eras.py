@@ -97,13 +97,12 @@ def test_every_valid_code_loads_with_its_codebook_meaning(tmp_path, year):
 
 def test_2021_label_wording_case_space_and_dashes(tmp_path):
     p = tmp_path / "t.csv"
-    p.write_bytes((
+    p.write_text(  # an en dash (UTF-8), odd case and doubled spaces; 2021 wording "years old", "episode"
         "CASEID,DISYR,SERVICES_D,REASON,LOS,AGE,NOPRIOR,SUB1,HLTHINS\n"
         '1,2021,"ambulatory,  INTENSIVE outpatient",treatment completed,31 to 45 days,12\u201314 years old,'
         "No prior treatment episode,None,None\n"
         '2,2021,"Ambulatory, non-intensive outpatient",Treatment completed,1,65 years and older,'
-        "One or more prior treatment episodes,Alcohol,Medicaid\n").encode("latin-1", errors="replace")
-        .replace(b"?", "\u2013".encode("utf-8")))
+        "One or more prior treatment episodes,Alcohol,Medicaid\n", encoding="utf-8")
     res = read_tedsd(p)
     assert res.report.n_quarantined == 0
     d = res.data
