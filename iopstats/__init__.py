@@ -68,6 +68,8 @@ _API = {
     "shrunken_rates": "iopstats.compare.shrinkage",
     "control_chart": "iopstats.compare.control_chart",
     "unit_count_table": "iopstats.compare.unit_counts",
+    "national_discharge_table": "iopstats.compare.national_table",
+    "national_table_from_parquet": "iopstats.compare.national_table",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]

@@ -20,27 +20,39 @@ Decisions (read these before using the numbers)
 * **Length of stay.** LOS 1-30: ``los_days = los_min = los_max``. Codes 31-37
   are intervals: ``los_days`` missing, ``los_min``/``los_max`` the bin bounds
   (37 -> 366..inf). LOS is required: a row without it is quarantined.
-* **Missing.** -9 (and an empty cell, and the 2021 label
-  "Missing/unknown/not collected/invalid") is missing in every field.
-  Missing CASEID, SERVICES, REASON or LOS quarantines the row
-  (``missing_required``); a code outside the codebook quarantines it
-  (``unknown_code``), so a mis-read file cannot pass silently.
-* **Schema eras.** 2006-14 (combined file, SERVSETD instead of SERVICES;
-  SERVSETD is the setting at discharge, SERVICES from 2015 the setting at
-  admission): AGE codes are shifted by one (2 = 12-14 ... 13 = 65+; 1 = under
-  12, loaded with a missing age group), NOPRIOR counts 0-5 (1-5 ->
-  one_or_more) and FREQ1/FREQ1_D have five levels: 1 no use in the past
-  month -> none; 2 1-3 times in the past month, 3 1-2 times a week, 4 3-6 times a week ->
-  some; 5 daily -> daily. The era comes from ``year=`` when given, otherwise
-  from the columns (SERVSETD without SERVICES = 2006-14). 2021 files carry
-  text labels (latin-1); 2023 renames GENDER to SEX.
-* **Codes** (substances, race, ethnicity, states, LOS bins and their 2021
-  labels) are tabulated in :mod:`iopstats.io.tedsd_codes`; ``site`` is the
-  state's two-letter postal code from STFIPS.
-* 2021 text labels are matched case- and space-insensitively against the
-  labels in :data:`TEDS_FIELDS`; integer codes inside a labelled file are
-  read as codes; ``"None"`` is a label (no substance, no insurance), never
-  missing. An ``AGE`` of -9 (not in the codebook) is read as missing.
+* **Outpatient day.** "One day is added to all outpatient discharges, so that
+  the first day and last day of outpatient treatment are counted" (every
+  codebook, LOS). The codebooks do not list the settings; settings 6, 7 and 8
+  are the "Ambulatory" (outpatient) ones, so by default one day is subtracted
+  from their ``los_days``/``los_min``/``los_max`` (a same-day stay is 0 days,
+  the bin 31-45 becomes 30-44), judged on the setting at discharge
+  (``outpatient_day=False`` keeps the published LOS).
+* **Level of care** is the setting at discharge (SERVSETD 2006-14, SERVICES_D
+  from 2015; the 2015-16 codebooks list only SERVICES_D), as SAMHSA's
+  discharge tables; ``level_of_care="admission"`` uses SERVICES (2017 on). A
+  file with SERVICES only falls back to it; the report says which was used.
+* **Missing.** -9 (and an empty cell, and the label
+  "Missing/unknown/not collected/invalid") is missing in every field. Missing
+  CASEID, the setting, REASON or LOS quarantines the row
+  (``missing_required``); a code outside the era's codebook quarantines it
+  (``unknown_code``), so a mis-read file cannot pass silently. **2020-2023**
+  have no codebook here: a value outside the 2019 codes in an optional field
+  of such a row is left missing and counted in the report (it may be a new,
+  valid code); the row is kept.
+* **Eras** (code tables: :mod:`iopstats.io.tedsd_codes`, each code with its
+  codebook page). 2006-14: AGE 2-12 (12 = 55 and over, ``age_group``
+  missing), RACE 13/20/21/23, ETHNIC 5 = not Hispanic, SUB1 20 = other,
+  FREQ1 five levels, NOPRIOR 0-5, PRIMPAY 8/9, no SUB1_D/FREQ1_D. The era
+  comes from ``year=`` when given, otherwise from the columns (SERVSETD =
+  2006-14). 2021 files carry text labels (latin-1); 2023 renames GENDER to SEX.
+* **Insurance and payer.** HLTHINS (insurance held) -> ``tedsd_health_insurance``;
+  PRIMPAY (payment source) -> ``tedsd_payment_source`` and the canonical
+  ``payer``. SUB1_D -> ``tedsd_substance_discharge``: FREQ1_D, the relapse
+  proxy, measures the use of that substance.
+* Text labels are matched case-, whitespace- and dash-insensitively (then on a
+  looser form that also ignores punctuation, plurals and "old"/"days") against
+  every label of the era group; integer codes inside a labelled file are read
+  as codes; ``"None"`` is a label (no substance, no insurance), never missing.
 
 Quarantine reasons
 ------------------
@@ -65,23 +77,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from iopstats.exceptions import IopstatsError
-from iopstats.io.result import QUARANTINE_META, LoadResult, make_report
-from iopstats.io.schema import CODE_SETS, coerce_dtypes
+from iopstats.io.result import LoadResult, make_report
 from iopstats.io.tedsd_codes import (  # re-exported: the code tables used to live here
-    _OPTIONAL_ORDER,
     LOS_BINS,
-    MISSING,
     MISSING_LABEL,
     STATES,
     TEDS_FIELDS,
-    UNPARSED,
-    _norm,
     field_codes,
 )
+from iopstats.io.tedsd_convert import _convert
 
 __all__ = ["read_tedsd", "TEDS_FIELDS", "STATES", "LOS_BINS", "MISSING_LABEL", "field_codes"]
 
@@ -234,54 +241,12 @@ def _looks_text(src: _Source, cols: list[str]) -> bool:
                     return True
     return False
 
-
-def _codes_from_text(col: pa.ChunkedArray, labels: dict[str, int]) -> np.ndarray:
-    """Integer codes from a text column: integers as is, known labels via ``labels``.
-
-    Works chunk by chunk on the dictionary of distinct values, so the Python
-    work is per distinct label, never per row.
-    """
-    parts = []
-    for chunk in col.chunks:
-        if not pa.types.is_dictionary(chunk.type):
-            chunk = pc.dictionary_encode(chunk)
-        dictionary = pc.cast(chunk.dictionary, pa.string()).to_pylist()
-        lut = np.empty(len(dictionary) + 1, dtype=np.int32)
-        for i, s in enumerate(dictionary):
-            t = s.strip()
-            if re.fullmatch(r"[+-]?\d{1,9}", t):
-                lut[i] = int(t)
-            else:
-                lut[i] = labels.get(_norm(t), UNPARSED)
-        lut[-1] = MISSING  # null cells
-        idx = chunk.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False)
-        parts.append(lut[idx])
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+_LEVEL_OF_CARE = ("discharge", "admission")
 
 
-def _int_codes(table: pa.Table, name: str, text: bool, labels: dict[str, int]) -> np.ndarray:
-    col = table.column(name)
-    if text:
-        return _codes_from_text(col, labels)
-    return pc.fill_null(col, MISSING).to_numpy().astype(np.int32, copy=False)
-
-
-def _lookup(codes: np.ndarray, table: dict[int, tuple], values: list) -> tuple[np.ndarray, np.ndarray]:
-    """Map codes to indices into ``values`` (-1 = missing, -2 = unknown code) and an unknown mask.
-
-    One clip and one ``np.take`` on a small table: slot 0 catches codes below
-    -9, slot 1 is -9 (missing), the last slot catches codes above the table.
-    """
-    hi = max(table)
-    lut = np.full(hi + 12, -2, dtype=np.int16)
-    lut[1] = -1
-    for code, (val, _label) in table.items():
-        lut[code + 10] = -1 if val is None else values.index(val)
-    out = np.take(lut, np.clip(codes, -10, hi + 1) + 10)
-    return out, out == -2
-
-
-def read_tedsd(path, *, year: int | None = None, columns: list[str] | None = None) -> LoadResult:
+def read_tedsd(path, *, year: int | None = None, columns: list[str] | None = None,
+               level_of_care: str = "discharge", harmonize: bool = False,
+               outpatient_day: bool = True) -> LoadResult:
     """Read a SAMHSA TEDS-D public-use CSV (any year 2006-2023) into canonical episodes.
 
     Parameters
@@ -290,50 +255,110 @@ def read_tedsd(path, *, year: int | None = None, columns: list[str] | None = Non
         The TEDS-D CSV, or a ``.zip`` holding one CSV (comma, tab or pipe
         separated: the delimiter is sniffed; text may be UTF-8 or latin-1).
     year : int, optional
-        Codebook year. Decides the schema era (before 2015: shifted AGE codes,
-        NOPRIOR 0-5, five-level FREQ1) and stands in for DISYR when the file
-        lacks it. By default the era is taken from the columns.
+        Discharge year: decides the codebook era (2006-2014 or 2015+) and
+        stands in for DISYR when the file lacks it. By default the era comes
+        from the columns (SERVSETD = 2006-14) and the year from DISYR.
     columns : list of str, optional
         Extra TEDS-D fields to carry through unchanged, as ``tedsd_<field>``
         columns after the canonical ones (integers with -9 as missing, or text
         for labelled files), e.g. ``["DAYWAIT", "ARRESTS"]``.
+    level_of_care : {"discharge", "admission"}
+        Which setting becomes ``level_of_care``: the setting at discharge
+        (SERVSETD 2006-14, SERVICES_D 2015+; default, as SAMHSA's discharge
+        tables) or at admission (SERVICES, from 2017; 2015-16 codebooks list
+        only SERVICES_D). A file without the discharge setting falls back to
+        SERVICES, and the report says so.
+    harmonize : bool
+        Add the pooled coding common to every era: ``tedsd_age_pooled``
+        (12-14 ... 50-54, 55+), ``tedsd_race_pooled`` and
+        ``tedsd_ethnicity_pooled`` (see :mod:`iopstats.io.tedsd_codes`).
+    outpatient_day : bool
+        Subtract the day the codebook adds to every outpatient discharge
+        (settings 6, 7, 8 at discharge) from ``los_days``/``los_min``/``los_max``,
+        so outpatient and residential stays compare at the 30/60/90-day
+        cut-offs (default True).
 
     Returns
     -------
     LoadResult
-        ``data`` (canonical episodes), ``quarantine`` (rows not loaded, with
-        ``row`` = 0-based data row, reason, column, value, detail and the raw
-        fields) and ``report`` (counts and notes on nominal dates, binned LOS
-        and non-measurable readmission). ``extras["era"]`` names the schema era.
+        ``data`` (canonical episodes, then ``tedsd_substance_discharge``,
+        ``tedsd_health_insurance``, ``tedsd_payment_source`` and any requested
+        columns), ``quarantine`` (rows not loaded, with ``row`` = 0-based data
+        row, reason, column, value, detail and the raw fields) and ``report``.
+        ``extras``: ``era``, ``text_labels``, ``level_of_care_source`` (the
+        TEDS-D column used) and ``relapse_proxy_missing`` (share of loaded
+        episodes without FREQ1_D, by discharge year).
 
     Raises
     ------
     IopstatsError
         For a missing, empty, binary or non-TEDS file (naming the missing
-        columns), or an unknown column in ``columns``.
+        columns), an unknown column in ``columns`` or a bad option.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "teds.csv").write_text(
-    ...     "CASEID,DISYR,SERVICES,REASON,LOS,SUB1\\n"
-    ...     "1,2019,6,1,33,5\\n2,2019,7,2,12,-9\\n3,2019,99,1,3,2\\n")
+    ...     "CASEID,DISYR,SERVICES_D,REASON,LOS,SUB1\\n"
+    ...     "1,2019,6,1,33,5\\n2,2019,7,2,12,-9\\n3,2019,99,1,3,2\\n4,2019,4,1,12,2\\n")
     >>> res = read_tedsd(d / "teds.csv")
     >>> res.data[["episode_id", "level_of_care", "los_days", "los_min", "los_max"]]
-      episode_id level_of_care  los_days  los_min  los_max
-    0          1           iop       NaN     61.0     90.0
-    1          2    outpatient      12.0     12.0     12.0
+      episode_id      level_of_care  los_days  los_min  los_max
+    0          1                iop       NaN     60.0     89.0
+    1          2         outpatient      11.0     11.0     11.0
+    2          4  residential_short      12.0     12.0     12.0
     >>> res.quarantine[["row", "reason", "column", "value"]]
-       row        reason    column value
-    0    2  unknown_code  SERVICES    99
+       row        reason      column value
+    0    2  unknown_code  SERVICES_D    99
+    >>> res.extras["level_of_care_source"]
+    'SERVICES_D'
     """
     src = _Source(path)
     header = set(src.header)
-    notes: list[str] = []
-    svc_col = "SERVICES" if "SERVICES" in header else ("SERVSETD" if "SERVSETD" in header else None)
-    missing = [c for c, ok in (("CASEID", "CASEID" in header), ("SERVICES", svc_col), ("REASON", "REASON" in header),
-                               ("LOS", "LOS" in header)) if not ok]
+    opts = _options(src, header, year, columns, level_of_care)
+    table, bad_rows, text = _read_all(src, opts)
+    n_input = table.num_rows + len(bad_rows)
+    if n_input == 0:
+        raise IopstatsError("the file has a header but no data rows", file=src.label,
+                            fix="download the TEDS-D file again (it looks truncated)")
+    # data row (0-based, header excluded) of each parsed table row
+    bad_pos = np.array(sorted(num - 2 for num, _ in bad_rows), dtype=np.int64)
+    ok = len(bad_pos) and bad_pos.min() >= 0 and bad_pos.max() < n_input and len(np.unique(bad_pos)) == len(bad_pos)
+    row_of = np.delete(np.arange(n_input, dtype=np.int64), bad_pos) if ok else None  # blank lines can shift lines
+    holder = [table]  # _convert drops the parsed table before it builds the frame
+    del table
+    res = _convert(holder, opts, text, harmonize, outpatient_day, row_of)
+    data, quarantine = res["data"], res["quarantine"]
+    if bad_rows:
+        qb = pd.DataFrame({
+            "row": pd.array([r - 2 for r, _ in bad_rows], dtype="Int64"),
+            "reason": "malformed_row", "column": None,
+            "value": [t[:200] for _, t in bad_rows],
+            "detail": "wrong number of fields on the line",
+        })
+        quarantine = pd.concat([quarantine, qb], ignore_index=True) if len(quarantine) else qb
+        quarantine = quarantine.sort_values("row", kind="stable", ignore_index=True)
+    notes = _notes(src, opts, text, res, data, outpatient_day, harmonize)
+    report = make_report(src.label, "episodes", n_input, data, quarantine, notes=notes)
+    return LoadResult(data=data, quarantine=quarantine, report=report, extras={
+        "era": opts["era"], "text_labels": text, "level_of_care_source": opts["svc"],
+        "relapse_proxy_missing": res["freq_missing"]})
+
+
+def _options(src, header, year, columns, level_of_care) -> dict:
+    """Check the file and the options; decide the era and the setting columns."""
+    if level_of_care not in _LEVEL_OF_CARE:
+        raise IopstatsError("level_of_care must be 'discharge' or 'admission'", value=level_of_care,
+                            fix="pass level_of_care='discharge' (SERVSETD/SERVICES_D) or 'admission' (SERVICES)")
+    if year is not None and not (isinstance(year, (int, np.integer)) and not isinstance(year, bool)
+                                 and 2000 <= int(year) <= 2100):
+        raise IopstatsError("year must be a discharge year such as 2019", value=year, fix="pass an integer year or None")
+    disc = next((c for c in ("SERVSETD", "SERVICES_D") if c in header), None)
+    admit = "SERVICES" if "SERVICES" in header else None
+    svc = (disc or admit) if level_of_care == "discharge" else admit
+    missing = [c for c, ok in (("CASEID", "CASEID" in header), ("SERVICES_D or SERVICES", disc or admit),
+                               ("REASON", "REASON" in header), ("LOS", "LOS" in header)) if not ok]
     if missing:
         raise IopstatsError(
             f"not a TEDS-D discharge file: missing column(s) {', '.join(missing)} "
@@ -342,15 +367,13 @@ def read_tedsd(path, *, year: int | None = None, columns: list[str] | None = Non
             fix="pass the TEDS-D public-use CSV (tedsd_puf_<year>.csv) or a zip holding it; "
             "for other exports use load_episodes with a mapping",
         )
-    if year is not None and not (isinstance(year, (int, np.integer)) and 1990 <= int(year) <= 2100):
-        raise IopstatsError("year must be a discharge year such as 2019", value=year, fix="pass an integer year or None")
-    old_era = (int(year) < 2015) if year is not None else (svc_col == "SERVSETD")
-    era = "2006-2014" if old_era else "2015+"
-    cb_year = 2010 if old_era else 2019
-    sex_col = "SEX" if "SEX" in header else ("GENDER" if "GENDER" in header else None)
-    rename = {svc_col: "SERVICES"}
-    if sex_col:
-        rename[sex_col] = "GENDER"
+    if svc is None:
+        raise IopstatsError(
+            "level_of_care='admission' needs SERVICES (the setting at admission), which the file lacks"
+            + (" (the 2006-14 file has only SERVSETD, the setting at discharge)" if disc == "SERVSETD" else
+               " (the 2015-16 codebooks list only SERVICES_D)"),
+            file=src.label, column="SERVICES", fix="use level_of_care='discharge'")
+    old = (int(year) < 2015) if year is not None else (disc == "SERVSETD")
     if isinstance(columns, str):
         columns = [columns]
     extra = [str(c).strip().upper() for c in (columns or [])]
@@ -360,15 +383,33 @@ def read_tedsd(path, *, year: int | None = None, columns: list[str] | None = Non
             f"column(s) {', '.join(unknown)} not in the file", file=src.label, column=unknown[0],
             fix=f"choose from the file's columns: {', '.join(src.header)}",
         )
-    order = ["CASEID", "LOS", "DISYR", svc_col, "REASON", "AGE", sex_col, *_OPTIONAL_ORDER[3:]]
-    wanted = list(dict.fromkeys(w for w in order if w and w in header))
-    absent = [f for f in _OPTIONAL_ORDER if f not in header and not (f == "GENDER" and sex_col)]
+    sex = "SEX" if "SEX" in header else ("GENDER" if "GENDER" in header else None)
+    fields = [f for f in _OPTIONAL if f in header and not (old and f in ("SUB1_D", "FREQ1_D"))]
+    if sex:
+        fields.insert(1, sex)
+    los_setting = disc if disc else svc
+    wanted = list(dict.fromkeys(["CASEID", "LOS", "DISYR", svc, los_setting, "REASON", *fields]))
+    wanted = [w for w in wanted if w in header]
+    absent = [f for f in ("DISYR", "GENDER", *_OPTIONAL) if f not in header and not (f == "GENDER" and sex)
+              and not (old and f in ("SUB1_D", "FREQ1_D"))]
+    return {"era": "2006-2014" if old else "2015+", "svc": svc, "los_setting": los_setting, "asked": level_of_care,
+            "sex": sex, "wanted": wanted, "extra": extra, "absent": absent, "year": year, "fields": fields,
+            "has_disyr": "DISYR" in header}
+
+
+_OPTIONAL = ("AGE", "RACE", "ETHNIC", "SUB1", "SUB1_D", "FREQ1", "FREQ1_D", "PSYPROB", "METHUSE", "NOPRIOR",
+             "PSOURCE", "HLTHINS", "PRIMPAY", "EMPLOY", "LIVARAG", "STFIPS")
+
+
+def _read_all(src, opts):
+    """Parse the needed columns: typed integers first, text labels if any value is not an integer."""
+    wanted, extra = opts["wanted"], opts["extra"]
     text = _looks_text(src, wanted)
     bad_rows: list = []
     # fast path first; a non-integer value anywhere -> text (judged value by value);
     # bytes that are not UTF-8 beyond the sniffed head -> latin-1
     attempts = [(text, src.encoding), (True, src.encoding), (True, "latin-1")]
-    table = None
+    table, last = None, None
     for i, (text, src.encoding) in enumerate(attempts):
         if i and attempts[i] == attempts[i - 1]:
             continue
@@ -385,216 +426,55 @@ def read_tedsd(path, *, year: int | None = None, columns: list[str] | None = Non
         # line numbers of malformed lines are only reported by a single-threaded read (rare path)
         bad_rows.clear()
         table = _read_table(src, wanted, extra, text, bad_rows, use_threads=False)
-    n_rows = table.num_rows
-    if n_rows + len(bad_rows) == 0:
-        raise IopstatsError("the file has a header but no data rows", file=src.label,
-                            fix="download the TEDS-D file again (it looks truncated)")
-    n_input = n_rows + len(bad_rows)
-    # data row (0-based, header excluded) of each parsed table row
-    bad_pos = np.array(sorted(num - 2 for num, _ in bad_rows), dtype=np.int64)
-    ok = len(bad_pos) and bad_pos.min() >= 0 and bad_pos.max() < n_input and len(np.unique(bad_pos)) == len(bad_pos)
-    row_of = np.delete(np.arange(n_input, dtype=np.int64), bad_pos) if ok else None  # blank lines can shift lines
-    res = _convert(table, wanted, rename, text, old_era, cb_year, year, row_of)
-    data, quarantine = res["data"], res["quarantine"]
-    if extra:
-        for c in extra:
-            data[f"tedsd_{c.lower()}"] = _extra_column(table.column(c), res["keep"], text)
-    if bad_rows:
-        qb = pd.DataFrame({
-            "row": pd.array([r - 2 for r, _ in bad_rows], dtype="Int64"),
-            "reason": "malformed_row", "column": None,
-            "value": [t[:200] for _, t in bad_rows],
-            "detail": "wrong number of fields on the line",
-        })
-        quarantine = pd.concat([quarantine, qb], ignore_index=True) if len(quarantine) else qb
-        quarantine = quarantine.sort_values("row", kind="stable", ignore_index=True)
-    # notes for the evaluator
-    notes.append(f"TEDS-D schema era {era} ({'text labels' if text else 'numeric codes'}; "
-                 f"encoding {src.encoding}; delimiter {src.delimiter!r}).")
-    notes.append("TEDS records are treatment episodes, not people: client_id = episode_id = CASEID, "
-                 "so readmission and repeat episodes are not measurable.")
-    notes.append("Dates are nominal: TEDS-D has only the discharge year. discharge_date = 1 July of DISYR; "
-                 "admit_date = discharge_date minus the stay (bin midpoint for LOS 31-36, 366 days for > 1 year). "
-                 "Use los_days/los_min/los_max for time in treatment and the discharge year for periods.")
-    n_binned = res["n_binned"]
-    if n_binned:
-        notes.append(f"{n_binned:,} loaded stays are longer than 30 days and known only as LOS bins "
+    # hand the parse buffers back to the OS before the canonical frame is built: the allocator keeps
+    # freed blocks otherwise, and the frame's memory would come on top of them
+    pa.default_memory_pool().release_unused()
+    return table, bad_rows, text
+
+
+def _notes(src, opts, text, res, data, outpatient_day, harmonize) -> list[str]:
+    era, svc = opts["era"], opts["svc"]
+    notes = [f"TEDS-D codebook era {era} ({'text labels' if text else 'numeric codes'}; "
+             f"encoding {src.encoding}; delimiter {src.delimiter!r}).",
+             "TEDS records are treatment episodes, not people: client_id = episode_id = CASEID, "
+             "so readmission and repeat episodes are not measurable.",
+             "Dates are nominal: TEDS-D has only the discharge year. discharge_date = 1 July of DISYR; "
+             "admit_date = discharge_date minus the stay (bin midpoint for LOS 31-36, 366 days for > 1 year). "
+             "Use los_days/los_min/los_max for time in treatment and the discharge year for periods."]
+    where = "at discharge" if svc in ("SERVSETD", "SERVICES_D") else "at admission"
+    fallback = " (the file has no discharge setting)" if opts["asked"] == "discharge" and svc == "SERVICES" else ""
+    notes.append(f"level_of_care is the service setting {where}: {svc}{fallback}.")
+    if res["n_binned"]:
+        notes.append(f"{res['n_binned']:,} loaded stays are longer than 30 days and known only as LOS bins "
                      "(los_days missing, los_min/los_max set): treat them as interval-censored.")
-    if svc_col == "SERVSETD":
-        notes.append("level_of_care comes from SERVSETD, the service setting at discharge (2006-14 file); "
-                     "from 2015 TEDS-D gives SERVICES, the setting at admission.")
-    if old_era:
-        notes.append("2006-14 codebook applied: AGE codes shifted by one (code 1 = under 12 -> missing age group), "
-                     "NOPRIOR 1-5 -> one_or_more, FREQ1/FREQ1_D five levels -> none/some/daily; "
-                     "REASON 2 (left against professional advice) -> dropped_out.")
-    if res["n_under12"]:
-        notes.append(f"{res['n_under12']:,} loaded episodes have AGE code 1 (under 12): age group left missing.")
-    if absent:
-        notes.append("Not in the file, left missing: " + ", ".join(absent) + ".")
-    if "DISYR" not in header:
-        notes.append(f"No DISYR column: discharge year taken from year={year}." if year
+    if outpatient_day:
+        notes.append(f"One day subtracted from the LOS of {res['n_outpatient']:,} outpatient discharges "
+                     f"(settings 6-8 in {opts['los_setting']}): the codebook adds one to every outpatient LOS.")
+    else:
+        notes.append("LOS as published: outpatient stays include the day the codebook adds to them.")
+    if era == "2006-2014":
+        notes.append("2006-14 codebook applied: AGE 2-12 (12 = 55 and over: age_group missing, pooled 55+), "
+                     "RACE 13/20/21/23, ETHNIC 5 = not Hispanic, SUB1 20 = other, FREQ1 five levels, "
+                     "NOPRIOR 0-5, PRIMPAY 8 = no charge and 9 = other; REASON 2 (left against professional "
+                     "advice) -> dropped_out. The file has no discharge-time use (FREQ1_D, SUB1_D): "
+                     "no relapse proxy.")
+        if res["n_55plus"]:
+            notes.append(f"{res['n_55plus']:,} loaded episodes are aged 55 and over (AGE 12): age_group missing, "
+                         "55-64 and 65+ cannot be told apart (harmonize=True gives tedsd_age_pooled = 55+).")
+    for col, n in res["no_codebook"].items():
+        notes.append(f"{n:,} loaded episodes of 2020-2023 (no codebook here) have a {col} value outside the "
+                     f"2019 codebook: {col} left missing, the row kept.")
+    if opts["absent"]:
+        notes.append("Not in the file, left missing: " + ", ".join(opts["absent"]) + ".")
+    if not opts["has_disyr"]:
+        notes.append(f"No DISYR column: discharge year taken from year={opts['year']}." if opts["year"]
                      else "No DISYR column and no year= given: rows quarantined (missing_required DISYR).")
-    if "FREQ1_D" in wanted and len(data):
-        share = float(data["use_freq_discharge"].isna().mean())
-        notes.append(f"FREQ1_D (use at discharge, the relapse proxy) is missing for {share:.1%} of loaded episodes.")
-    report = make_report(src.label, "episodes", n_input, data, quarantine, notes=notes)
-    return LoadResult(data=data, quarantine=quarantine, report=report, extras={"era": era, "text_labels": text})
-
-
-def _extra_column(col: pa.ChunkedArray, keep: np.ndarray, text: bool) -> pd.Series:
-    s = col.to_pandas()
-    s = s[keep].reset_index(drop=True)
-    if text:
-        s = s.astype("string").str.strip()
-        num = pd.to_numeric(s, errors="coerce")
-        if num.notna().sum() == s.notna().sum() and (num.dropna() % 1 == 0).all():
-            out = num.astype("Int32")
-            return out.mask(out == MISSING)
-        return s.mask(s.str.lower().isin([_norm(MISSING_LABEL), "-9"]))
-    out = s.astype("Int32")
-    return out.mask(out == MISSING)
-
-
-_REASONS_ORDER = ("missing_required", "duplicate_episode_id", "unknown_code")
-
-
-def _convert(table, wanted, rename, text, old_era, cb_year, year, row_of=None):
-    n = table.num_rows
-    reason = np.zeros(n, dtype=np.int8)  # 0 ok, 1.. index into _REASONS_ORDER + 1
-    bad_col = np.full(n, -1, dtype=np.int16)
-    col_names: list[str] = []
-
-    def flag(mask, why, colname):
-        new = mask & (reason == 0)
-        if new.any():
-            col_names.append(colname)
-            reason[new] = _REASONS_ORDER.index(why) + 1
-            bad_col[new] = len(col_names) - 1
-
-    # CASEID: integers on the fast path, trimmed text otherwise
-    case = table.column("CASEID")
-    if pa.types.is_string(case.type):
-        case = pc.utf8_trim_whitespace(case)
-        case = pc.if_else(pc.equal(case, ""), pa.scalar(None, pa.string()), case)
-    valid = pc.is_valid(case).to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
-    flag(~valid, "missing_required", "CASEID")
-    vi = np.flatnonzero(valid)
-    dup = np.zeros(n, dtype=bool)
-    if len(vi):
-        dup[vi] = pd.Series(case.take(pa.array(vi)).to_numpy(zero_copy_only=False)).duplicated(keep="first").to_numpy()
-    flag(dup, "duplicate_episode_id", "CASEID")
-
-    out: dict[str, object] = {}
-    labels_of = {}
-    for src_name in wanted:
-        if src_name == "CASEID":
-            continue
-        name = rename.get(src_name, src_name)
-        if name == "LOS":
-            labels_of[src_name] = {_norm(v[3]): k for k, v in LOS_BINS.items()}
-        elif name == "DISYR":
-            labels_of[src_name] = {}
-        else:
-            labels_of[src_name] = {_norm(lab): k for k, (_, lab) in field_codes(name, cb_year).items()}
-        labels_of[src_name][_norm(MISSING_LABEL)] = MISSING
-    codes = {rename.get(s, s): _int_codes(table, s, text, labels_of[s]) for s in wanted if s != "CASEID"}
-    orig = {rename.get(s, s): s for s in wanted}
-
-    # required coded fields, then LOS, then DISYR, then optional fields
-    for name in ("SERVICES", "REASON"):
-        c = codes[name]
-        flag((c == MISSING), "missing_required", orig[name])
-    los = codes["LOS"]
-    flag(los == MISSING, "missing_required", "LOS")
-    idx = {}
-    for name in ("SERVICES", "REASON"):
-        f = TEDS_FIELDS[name]
-        values = list(CODE_SETS[f.target])
-        idx[name], unk = _lookup(codes[name], field_codes(name, cb_year), values)
-        flag(unk, "unknown_code", orig[name])
-    los_known = (los >= 1) & (los <= 37)
-    flag(~los_known, "unknown_code", "LOS")
-    if "DISYR" in codes:
-        yr = codes["DISYR"].astype(np.int32)
-        if year is not None:
-            yr = np.where(yr == MISSING, int(year), yr)
-        flag(yr == MISSING, "missing_required", "DISYR")
-        flag((yr != MISSING) & ((yr < 1990) | (yr > 2100)), "unknown_code", "DISYR")
-    else:
-        yr = np.full(n, int(year) if year is not None else MISSING, dtype=np.int32)
-        flag(yr == MISSING, "missing_required", "DISYR")
-    n_under12 = 0
-    for name in _OPTIONAL_ORDER[1:]:
-        if name not in codes:
-            continue
-        f = TEDS_FIELDS[name]
-        table_codes = field_codes(name, cb_year)
-        if f.target == "site":
-            values = [v for v, _ in STATES.values()]
-        elif f.target in ("psych_problem", "opioid_medication"):
-            values = [True, False]
-        else:
-            values = list(CODE_SETS[f.target])
-        idx[name], unk = _lookup(codes[name], table_codes, values)
-        flag(unk, "unknown_code", orig[name])
-        if name == "AGE" and old_era:
-            under = codes[name] == 1
-            n_under12 = int((under & (reason == 0)).sum())
-
-    keep = reason == 0
-    kept = np.flatnonzero(keep)
-    # ---- canonical frame
-    # 1 July of DISYR, built in numpy (months since 1970 -> days)
-    disc = ((yr[kept].astype(np.int64) - 1970) * 12 + 6).astype("datetime64[M]").astype("datetime64[ns]")
-    los_k = los[kept].astype(np.int64)
-    lo_lut = np.full(38, np.nan)
-    hi_lut = np.full(38, np.nan)
-    pt_lut = np.zeros(38, dtype=np.int64)
-    for k, (lo, hi, pt, _) in LOS_BINS.items():
-        lo_lut[k], hi_lut[k], pt_lut[k] = lo, hi, pt
-    los_min = lo_lut[los_k] if len(kept) else np.array([], float)
-    los_max = hi_lut[los_k] if len(kept) else np.array([], float)
-    los_days = np.where(los_k <= 30, los_min, np.nan)
-    admit = disc - pt_lut[los_k].astype("timedelta64[D]")
-    ids = pd.array(pc.cast(case.take(pa.array(kept)), pa.string()).to_numpy(zero_copy_only=False), dtype="string")
-    out.update(client_id=ids, episode_id=ids.copy(), admit_date=admit, discharge_date=disc,
-               los_days=los_days, los_min=los_min, los_max=los_max)
-    for name, ix in idx.items():
-        f = TEDS_FIELDS[name]
-        sel = ix[kept]
-        if f.target == "site":
-            vals = np.array([v for v, _ in STATES.values()] + [None], dtype=object)
-            out["site"] = pd.array(vals[np.where(sel < 0, len(vals) - 1, sel)], dtype="string")
-        elif f.target in ("psych_problem", "opioid_medication"):
-            out[f.target] = pd.arrays.BooleanArray(sel == 0, sel < 0)
-        else:
-            cats = list(CODE_SETS[f.target])
-            out[f.target] = pd.Categorical.from_codes(sel.astype(np.int16), categories=cats)
-    data = coerce_dtypes(pd.DataFrame(out), "episodes") if len(kept) else coerce_dtypes(pd.DataFrame(
-        {k: [] for k in ("client_id",)}), "episodes")
-
-    # ---- quarantine
-    bad = np.flatnonzero(~keep)
-    if len(bad):
-        sub = table.take(pa.array(bad))
-        raw = pd.DataFrame({c: pd.array(pc.cast(sub.column(c), pa.string()).to_pylist(), dtype="string")
-                            for c in sub.column_names})
-        reasons = np.array(_REASONS_ORDER, dtype=object)[reason[bad] - 1]
-        cols = np.array(col_names, dtype=object)[bad_col[bad]]
-        values = [raw.at[i, c] if c in raw.columns else None for i, c in enumerate(cols)]
-        detail = [_detail(r, c, v) for r, c, v in zip(reasons, cols, values)]
-        meta = pd.DataFrame({"row": pd.array(bad if row_of is None else row_of[bad], dtype="Int64"), "reason": reasons, "column": cols,
-                             "value": [None if pd.isna(v) else str(v) for v in values], "detail": detail})
-        quarantine = pd.concat([meta, raw], axis=1)
-    else:
-        quarantine = pd.DataFrame({c: pd.Series([], dtype=object) for c in QUARANTINE_META})
-    return {"data": data, "quarantine": quarantine, "keep": keep, "n_binned": int((los_k > 30).sum()),
-            "n_under12": n_under12}
-
-
-def _detail(reason, column, value):
-    if reason == "missing_required":
-        return f"{column} is missing (-9 or empty); the episode cannot be placed"
-    if reason == "duplicate_episode_id":
-        return "CASEID repeats an earlier row; the first occurrence was kept"
-    return f"{column} value {value} is not in the TEDS-D codebook for this schema era"
+    fm = res["freq_missing"]
+    if len(fm):
+        by = "; ".join(f"{int(y)}: {s:.1%}" for y, s in fm.items())
+        notes.append("Relapse proxy: FREQ1_D is the use at discharge of the primary substance at discharge "
+                     f"(SUB1_D); missing for {by} of loaded episodes by discharge year.")
+    if harmonize:
+        notes.append("harmonize=True: tedsd_age_pooled, tedsd_race_pooled and tedsd_ethnicity_pooled hold the "
+                     "coding common to every era 2006-2023.")
+    return notes

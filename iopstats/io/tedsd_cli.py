@@ -24,6 +24,14 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="codebook year (decides the 2006-14 vs 2015+ codes; default: from the columns)")
     p.add_argument("--columns", default=None,
                    help="comma-separated extra TEDS-D fields to keep as tedsd_<field> columns, e.g. DAYWAIT,ARRESTS")
+    p.add_argument("--level-of-care", choices=("discharge", "admission"), default="discharge",
+                   help="setting used as level of care: at discharge (SERVSETD/SERVICES_D, default, as SAMHSA's "
+                   "discharge tables) or at admission (SERVICES, 2017 on)")
+    p.add_argument("--harmonize", action="store_true",
+                   help="add the coding common to every era 2006-2023 (tedsd_age_pooled with 55+, "
+                   "tedsd_race_pooled, tedsd_ethnicity_pooled)")
+    p.add_argument("--keep-outpatient-day", action="store_true",
+                   help="keep the day TEDS-D adds to every outpatient LOS (default: subtract it)")
     p.add_argument("--out", default=None, help="write the canonical episodes to this Parquet file")
     p.add_argument("--quarantine-out", default=None, help="write the quarantined rows to this CSV file")
 
@@ -56,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from iopstats.io.tedsd import read_tedsd
 
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
-    res = read_tedsd(args.path, year=args.year, columns=columns)
+    res = read_tedsd(args.path, year=args.year, columns=columns, level_of_care=args.level_of_care,
+                     harmonize=args.harmonize, outpatient_day=not args.keep_outpatient_day)
     print(res.report)
     print()
     if len(res.data):

@@ -1,220 +1,268 @@
-"""TEDS-D code tables: codes -> canonical values and the 2021 text labels.
+"""TEDS-D code tables, per codebook era, read from the shipped data file ``tedsd_codes/codes.csv``.
 
-The SAMHSA TEDS-D public-use codebook as data, used by
-:func:`iopstats.io.tedsd.read_tedsd` and the synthetic writer
-(:mod:`iopstats.synthetic.tedsd`). :func:`field_codes` gives the table of one
-field for a discharge year (2006-14 codes where they differ).
+Each row of the table is one code of one variable in one era: ``variable, era,
+code, label, value, pooled, codebook, page``. ``label`` is the codebook's label
+verbatim, ``codebook`` and ``page`` (the PDF page) say where it is printed,
+``value`` is what :func:`iopstats.io.tedsd.read_tedsd` writes, and ``pooled``
+the common coding used to pool eras (``harmonize=True``; for PRIMPAY the
+canonical ``payer`` it is collapsed to). ``tests/io/test_tedsd_codebook.py``
+compares every code and label with the codebook text in
+``shared/reference/tedsd/``.
 
-Code decisions
---------------
-* -9 is missing in every field; :data:`MISSING_LABEL` is its 2021 text label.
-* **LOS**: codes 1-30 exact days, 31-37 bins (:data:`LOS_BINS`).
-* **Schema eras**: 2006-14 AGE codes are shifted by one (1 = under 12 ->
-  missing age group), NOPRIOR counts 0-5 (1-5 -> one_or_more), FREQ1/FREQ1_D
-  have five levels (1 none; 2-4 some; 5 daily); REASON 2 reads "left against
-  professional advice" (-> dropped_out).
-* **Primary substance (SUB1).** 1 none; 2 alcohol; 3 cocaine; 4 marijuana;
-  5 heroin; 6 non-prescription methadone and 7 other opiates -> other_opioids;
-  8 PCP and 9 hallucinogens -> hallucinogens; 10 methamphetamine;
-  11 other amphetamines and 12 other stimulants -> other_stimulants;
-  13 benzodiazepines; 14 other tranquilizers, 15 barbiturates and 16 other
-  sedatives/hypnotics -> sedatives; 17 inhalants, 18 over-the-counter and
-  19 other -> other.
-* **Race / ethnicity** (TEDS-D codebook): RACE 1 Alaska Native and
-  2 American Indian -> native_american; 3 "Asian or Pacific Islander" (states
-  that do not separate them) -> other, to avoid labelling Pacific Islanders
-  as Asian; 4 black; 5 white; 6 asian; 7 other single race -> other; 8 two or
-  more races -> multiracial; 9 Native Hawaiian / Pacific Islander ->
-  pacific_islander. ETHNIC 1 Puerto Rican, 2 Mexican, 3 Cuban or other
-  specific, 5 Hispanic not specified -> hispanic; 4 -> not_hispanic.
-* ``site`` is the state's two-letter postal code from STFIPS.
+Eras
+----
+=============  ===============================================================
+``2006-2014``  the concatenated 2006-2014 file and its codebook
+``2015`` ...   one codebook per year, 2015-2019 (same codes; wording differs:
+``2019``       2015-16 print labels in capitals, 2017 and 2018 reword SUB1)
+``2020-2023``  **no codebook in the reference folder**: the 2019 codes are
+               assumed (empty ``codebook`` and ``page``)
+``2021``       the 2021 text labels quoted in DOMAIN.md, matched as well as the
+               2015-2019 labels (no 2021 codebook here either)
+=============  ===============================================================
+
+Decisions (value and pooled columns)
+------------------------------------
+* -9 is missing in every field (its label "Missing/unknown/not collected/invalid").
+* **AGE** 2006-14: codes 2-11 are 12-14 ... 50-54, code 12 is "55 AND OVER"
+  (no code 1, no 13): ``age_group`` stays missing for it (the canonical
+  groups split 55-64 / 65+) and the pooled group is ``55+``. 2015+: 1-12,
+  11 = 55-64, 12 = 65+ (pooled: both ``55+``).
+* **RACE** 2006-14: 1-5 as 2015+, 13 Asian, 20 other single race, 21 two or
+  more races, 23 Native Hawaiian/other Pacific Islander; 2015+: 6, 7, 8, 9.
+  Code 3 "Asian or Pacific Islander" (states that do not separate them) is
+  canonical ``other`` and pooled ``asian_pacific_islander``; the pooled groups
+  (white, black, native_american, asian_pacific_islander, multiracial, other)
+  exist in every era.
+* **ETHNIC** 2006-14: 1 Puerto Rican, 2 Mexican, 3 Cuban, 4 other specific
+  Hispanic, **5 not of Hispanic origin**, 6 Hispanic not specified; 2015+:
+  3 = Cuban or other specific, **4 not Hispanic**, 5 Hispanic not specified.
+  Pooled: puerto_rican, mexican, cuban_or_other_specific, not_hispanic,
+  hispanic_not_specified.
+* **SUB1 / SUB1_D**: 1 none ... 18 over-the-counter; "other" is 20 in 2006-14
+  and 19 from 2015 (SUB1_D exists from 2015).
+* **FREQ1 / FREQ1_D**: 2006-14 five levels (1 none; 2, 3, 4 some; 5 daily);
+  2015+ 1 none, 2 some, 3 daily (FREQ1_D from 2015).
+* **NOPRIOR**: 2006-14 0-5 (5 = five or more; 1-5 -> one_or_more); 2015+ 0/1.
+* **HLTHINS** is the health insurance held (``tedsd_health_insurance``);
+  **PRIMPAY** the primary payment source, expected or actual
+  (``tedsd_payment_source``), collapsed to the canonical ``payer``: private
+  insurance -> private; Medicaid -> medicaid; Medicare (2006-14: Medicare or
+  workers' compensation) and other government -> medicare_other; self-pay and
+  no charge -> none (no third-party payer); other -> missing. PRIMPAY codes
+  differ: 2006-14 no charge = 8, other = 9; 2015+ 6 and 7.
+* **LOS** values are day ranges ``lo-hi`` (37 = more than 365 days).
+* ``site`` is the postal code of STFIPS (all Census FIPS states are valid;
+  each codebook lists only the states in its file).
 """
 
 from __future__ import annotations
 
+import csv
 import re
-from dataclasses import dataclass
+import unicodedata
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
+import pandas as pd
 
 from iopstats.exceptions import IopstatsError
-from iopstats.io.crosswalk import TEDS_SERVICES
-from iopstats.io.schema import AGE_GROUPS, CODE_SETS
 
-__all__ = ["TEDS_FIELDS", "STATES", "LOS_BINS", "MISSING", "MISSING_LABEL", "field_codes"]
+__all__ = ["TEDS_FIELDS", "STATES", "LOS_BINS", "MISSING", "MISSING_LABEL", "field_codes", "code_table",
+           "codebook_era"]
 
 MISSING = -9
 #: Stand-in code for a value that is neither an integer nor a known label.
 UNPARSED = -(2**30)
 MISSING_LABEL = "Missing/unknown/not collected/invalid"
+_OLD, _NEW = "2006-2014", "2015+"
+_NEW_ERAS = ("2015", "2016", "2017", "2018", "2019", "2020-2023", "2021")
 
-#: STFIPS -> (postal code, state name).
-STATES: dict[int, tuple[str, str]] = {
-    1: ("AL", "Alabama"), 2: ("AK", "Alaska"), 4: ("AZ", "Arizona"), 5: ("AR", "Arkansas"),
-    6: ("CA", "California"), 8: ("CO", "Colorado"), 9: ("CT", "Connecticut"),
-    10: ("DE", "Delaware"), 11: ("DC", "District of Columbia"), 12: ("FL", "Florida"),
-    13: ("GA", "Georgia"), 15: ("HI", "Hawaii"), 16: ("ID", "Idaho"), 17: ("IL", "Illinois"),
-    18: ("IN", "Indiana"), 19: ("IA", "Iowa"), 20: ("KS", "Kansas"), 21: ("KY", "Kentucky"),
-    22: ("LA", "Louisiana"), 23: ("ME", "Maine"), 24: ("MD", "Maryland"),
-    25: ("MA", "Massachusetts"), 26: ("MI", "Michigan"), 27: ("MN", "Minnesota"),
-    28: ("MS", "Mississippi"), 29: ("MO", "Missouri"), 30: ("MT", "Montana"),
-    31: ("NE", "Nebraska"), 32: ("NV", "Nevada"), 33: ("NH", "New Hampshire"),
-    34: ("NJ", "New Jersey"), 35: ("NM", "New Mexico"), 36: ("NY", "New York"),
-    37: ("NC", "North Carolina"), 38: ("ND", "North Dakota"), 39: ("OH", "Ohio"),
-    40: ("OK", "Oklahoma"), 41: ("OR", "Oregon"), 42: ("PA", "Pennsylvania"),
-    44: ("RI", "Rhode Island"), 45: ("SC", "South Carolina"), 46: ("SD", "South Dakota"),
-    47: ("TN", "Tennessee"), 48: ("TX", "Texas"), 49: ("UT", "Utah"), 50: ("VT", "Vermont"),
-    51: ("VA", "Virginia"), 53: ("WA", "Washington"), 54: ("WV", "West Virginia"),
-    55: ("WI", "Wisconsin"), 56: ("WY", "Wyoming"), 72: ("PR", "Puerto Rico"),
-}
-
-#: LOS code -> (los_min, los_max, point days used for the nominal admit date, label).
-LOS_BINS: dict[int, tuple[float, float, int, str]] = {
-    **{d: (float(d), float(d), d, str(d)) for d in range(1, 31)},
-    31: (31.0, 45.0, 38, "31 to 45 days"),
-    32: (46.0, 60.0, 53, "46 to 60 days"),
-    33: (61.0, 90.0, 75, "61 to 90 days"),
-    34: (91.0, 120.0, 105, "91 to 120 days"),
-    35: (121.0, 180.0, 150, "121 to 180 days"),
-    36: (181.0, 365.0, 273, "181 to 365 days"),
-    37: (366.0, np.inf, 366, "More than a year"),
+#: TEDS-D variable -> the column read_tedsd writes from its ``value``.
+TEDS_FIELDS: dict[str, str] = {
+    "SERVICES": "level_of_care", "SERVICES_D": "level_of_care", "SERVSETD": "level_of_care",
+    "REASON": "discharge_reason", "AGE": "age_group", "GENDER": "sex", "RACE": "race", "ETHNIC": "ethnicity",
+    "SUB1": "primary_substance", "SUB1_D": "tedsd_substance_discharge", "FREQ1": "use_freq_admit",
+    "FREQ1_D": "use_freq_discharge", "PSYPROB": "psych_problem", "METHUSE": "opioid_medication",
+    "NOPRIOR": "prior_treatment", "PSOURCE": "referral_source", "HLTHINS": "tedsd_health_insurance",
+    "PRIMPAY": "tedsd_payment_source", "EMPLOY": "employment", "LIVARAG": "living_arrangement",
+    "STFIPS": "site",
 }
 
 
-@dataclass(frozen=True)
-class _Field:
-    """One coded TEDS-D field: code -> (canonical value, 2021 text label)."""
-
-    target: str
-    codes: dict[int, tuple[object, str]]
-    old_codes: dict[int, tuple[object, str]] | None = None  # 2006-14 codebook when it differs
-
-
-_AGE_LABELS = [g + " years" for g in AGE_GROUPS[:-1]] + ["65 years and older"]
-_FREQ_NEW = {1: ("none", "No use in the past month"), 2: ("some", "Some use"), 3: ("daily", "Daily use")}
-_FREQ_OLD = {
-    1: ("none", "No use in the past month"),
-    2: ("some", "1-3 times in the past month"),
-    3: ("some", "1-2 times in the past week"),
-    4: ("some", "3-6 times in the past week"),
-    5: ("daily", "Daily"),
-}
-_YES_NO = {1: (True, "Yes"), 2: (False, "No")}
-_SUBSTANCES = [
-    ("none", "None"), ("alcohol", "Alcohol"), ("cocaine", "Cocaine/crack"),
-    ("marijuana", "Marijuana/hashish"), ("heroin", "Heroin"),
-    ("other_opioids", "Non-prescription methadone"),
-    ("other_opioids", "Other opiates and synthetics"), ("hallucinogens", "PCP"),
-    ("hallucinogens", "Hallucinogens"), ("methamphetamine", "Methamphetamine/speed"),
-    ("other_stimulants", "Other amphetamines"), ("other_stimulants", "Other stimulants"),
-    ("benzodiazepines", "Benzodiazepines"), ("sedatives", "Other tranquilizers"),
-    ("sedatives", "Barbiturates"), ("sedatives", "Other sedatives or hypnotics"),
-    ("other", "Inhalants"), ("other", "Over-the-counter medications"), ("other", "Other drugs"),
-]
-_SERVICES_LABELS = {
-    1: "Detox, 24-hour, hospital inpatient",
-    2: "Detox, 24-hour, free-standing residential",
-    3: "Rehab/residential, hospital (non-detox)",
-    4: "Rehab/residential, short term (30 days or fewer)",
-    5: "Rehab/residential, long term (more than 30 days)",
-    6: "Ambulatory, intensive outpatient",
-    7: "Ambulatory, non-intensive outpatient",
-    8: "Ambulatory, detoxification",
-}
-_REASON = {
-    1: ("completed", "Treatment completed"),
-    2: ("dropped_out", "Dropped out of treatment"),
-    3: ("terminated", "Terminated by facility"),
-    4: ("transferred", "Transferred to another treatment program or facility"),
-    5: ("incarcerated", "Incarcerated"),
-    6: ("died", "Death"),
-    7: ("other", "Other"),
-}
+@lru_cache(maxsize=1)
+def _rows() -> tuple[dict, ...]:
+    text = resources.files("iopstats.io").joinpath("tedsd_codes", "codes.csv").read_text(encoding="utf-8")
+    rows = []
+    for r in csv.DictReader(text.splitlines()):
+        r["code"] = int(r["code"])
+        r["page"] = int(r["page"]) if r["page"] else None
+        rows.append(r)
+    return tuple(rows)
 
 
-def _enum(values, labels, start=1):
-    return {start + i: (v, lab) for i, (v, lab) in enumerate(zip(values, labels))}
+def code_table() -> pd.DataFrame:
+    """The shipped TEDS-D code tables: one row per variable, era and code, with its source.
+
+    Examples
+    --------
+    >>> t = code_table()
+    >>> row = t[(t.variable == "ETHNIC") & (t.era == "2006-2014") & (t.code == 5)].iloc[0]
+    >>> row["label"], row["value"], row["codebook"], int(row["page"])
+    ('NOT OF HISPANIC ORIGIN', 'not_hispanic', 'TEDS-D-2006-2014-DS0001-info-codebook.txt', 17)
+    >>> sorted(t.era.unique())
+    ['2006-2014', '2015', '2016', '2017', '2018', '2019', '2020-2023', '2021']
+    """
+    df = pd.DataFrame(list(_rows()))
+    df["page"] = df["page"].astype("Int64")
+    return df
 
 
-#: TEDS-D field -> canonical column and code table (2015+; ``old_codes`` for 2006-14).
-TEDS_FIELDS: dict[str, _Field] = {
-    "SERVICES": _Field("level_of_care", {k: (v, _SERVICES_LABELS[k]) for k, v in TEDS_SERVICES.items()}),
-    "REASON": _Field("discharge_reason", _REASON, {**_REASON, 2: ("dropped_out", "Left against professional advice")}),
-    "AGE": _Field(
-        "age_group",
-        _enum(AGE_GROUPS, _AGE_LABELS),
-        {1: (None, "Under 12 years"), **_enum(AGE_GROUPS, _AGE_LABELS, start=2)},
-    ),
-    "GENDER": _Field("sex", {1: ("male", "Male"), 2: ("female", "Female")}),
-    "RACE": _Field("race", _enum(
-        ["native_american", "native_american", "other", "black", "white", "asian", "other",
-         "multiracial", "pacific_islander"],
-        ["Alaska Native (Aleut, Eskimo, Indian)", "American Indian (other than Alaska Native)",
-         "Asian or Pacific Islander", "Black or African American", "White", "Asian",
-         "Other single race", "Two or more races", "Native Hawaiian or Other Pacific Islander"],
-    )),
-    "ETHNIC": _Field("ethnicity", _enum(
-        ["hispanic", "hispanic", "hispanic", "not_hispanic", "hispanic"],
-        ["Puerto Rican", "Mexican", "Cuban or other specific Hispanic",
-         "Not of Hispanic or Latino origin", "Hispanic or Latino, specific origin not specified"],
-    )),
-    "SUB1": _Field("primary_substance", _enum(*zip(*_SUBSTANCES))),
-    "FREQ1": _Field("use_freq_admit", _FREQ_NEW, _FREQ_OLD),
-    "FREQ1_D": _Field("use_freq_discharge", _FREQ_NEW, _FREQ_OLD),
-    "PSYPROB": _Field("psych_problem", _YES_NO),
-    "METHUSE": _Field("opioid_medication", _YES_NO),
-    "NOPRIOR": _Field(
-        "prior_treatment",
-        {0: ("none", "No prior treatment episodes"), 1: ("one_or_more", "One or more prior treatment episodes")},
-        {0: ("none", "No prior treatment episodes"),
-         **{k: ("one_or_more", f"{k} prior treatment episode{'s' if k > 1 else ''}") for k in range(1, 6)}},
-    ),
-    "PSOURCE": _Field("referral_source", _enum(
-        CODE_SETS["referral_source"],
-        ["Individual (includes self-referral)", "Alcohol/drug use care provider",
-         "Other health care provider", "School (educational)", "Employer/EAP",
-         "Other community referral", "Court/criminal justice referral/DUI/DWI"],
-    )),
-    "HLTHINS": _Field("payer", _enum(
-        CODE_SETS["payer"],
-        ["Private insurance, Blue Cross/Blue Shield, HMO", "Medicaid",
-         "Medicare, other (e.g. TRICARE, CHAMPUS)", "None"],
-    )),
-    "EMPLOY": _Field("employment", _enum(
-        CODE_SETS["employment"], ["Full-time", "Part-time", "Unemployed", "Not in labor force"],
-    )),
-    "LIVARAG": _Field("living_arrangement", _enum(
-        CODE_SETS["living_arrangement"], ["Homeless", "Dependent living", "Independent living"],
-    )),
-    "STFIPS": _Field("site", {k: (abbr, name) for k, (abbr, name) in STATES.items()}),
-}
-_OPTIONAL_ORDER = ("DISYR", "AGE", "GENDER", "RACE", "ETHNIC", "SUB1", "FREQ1", "FREQ1_D", "PSYPROB",
-                   "METHUSE", "NOPRIOR", "PSOURCE", "HLTHINS", "EMPLOY", "LIVARAG", "STFIPS")
+def codebook_era(year: int) -> str:
+    """Era of the code table used for a discharge year.
+
+    Examples
+    --------
+    >>> codebook_era(2010), codebook_era(2017), codebook_era(2022)
+    ('2006-2014', '2017', '2020-2023')
+    """
+    if year < 2015:
+        return _OLD
+    return str(year) if year <= 2019 else "2020-2023"
+
+
+def _alias(field: str) -> str:
+    return {"SEX": "GENDER"}.get(field.upper(), field.upper())
+
+
+@lru_cache(maxsize=1)
+def _by_variable_era() -> dict[tuple[str, str], dict[int, tuple[str, str, str]]]:
+    out: dict[tuple[str, str], dict[int, tuple[str, str, str]]] = {}
+    for r in _rows():
+        out.setdefault((r["variable"], r["era"]), {})[r["code"]] = (r["value"], r["pooled"], r["label"])
+    return out
+
+
+def _era_table(field: str, era: str) -> dict[int, tuple[str, str, str]]:
+    """``{code: (value, pooled, label)}`` of a variable in one era (SERVICES falls back to SERVICES_D)."""
+    index = _by_variable_era()
+    out = index.get((field, era), {})
+    if not out and field in ("SERVICES", "SERVICES_D", "SERVSETD"):
+        alt = {"SERVICES": "SERVICES_D", "SERVICES_D": "SERVICES", "SERVSETD": "SERVICES_D"}[field]
+        out = index.get(("SERVSETD" if era == _OLD else alt, era), {})
+    return dict(out)
+
+
+@lru_cache(maxsize=None)
+def group_table(field: str, group: str) -> dict[int, tuple[str, str]]:
+    """``{code: (value, pooled)}`` of a variable for the 2006-2014 or 2015+ codes (-9 left out)."""
+    field = _alias(field)
+    eras = (_OLD,) if group == _OLD else _NEW_ERAS
+    out: dict[int, tuple[str, str]] = {}
+    for era in eras:
+        for code, (value, pooled, _) in _era_table(field, era).items():
+            if code != MISSING:
+                out.setdefault(code, (value, pooled))
+    return out
+
+
+@lru_cache(maxsize=None)
+def label_codes(field: str, group: str) -> dict[str, int]:
+    """Normalized label -> code over every label of the era group (for text-label files).
+
+    Each label is entered under its normalized form (case, whitespace and
+    dashes ignored) and its loose form (also punctuation, a trailing "s" and
+    the words "old" and "day(s)"); a loose form shared by two codes is dropped.
+    """
+    field = _alias(field)
+    eras = (_OLD,) if group == _OLD else _NEW_ERAS
+    strict: dict[str, int] = {}
+    loose: dict[str, set[int]] = {}
+    for era in eras:
+        tab = _era_table(field, era)
+        for code, (_, _, label) in tab.items():
+            strict.setdefault(_norm(label), code)
+            loose.setdefault(_loose(label), set()).add(code)
+    out = {k: next(iter(v)) for k, v in loose.items() if len(v) == 1}
+    out.update(strict)
+    out[_norm(MISSING_LABEL)] = MISSING
+    out[_loose(MISSING_LABEL)] = MISSING
+    return out
+
+
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
+
+
+def _norm(label: str) -> str:
+    """Case-, whitespace- and dash-insensitive form of a label.
+
+    Examples
+    --------
+    >>> _norm("12\u201314  Years") == _norm("12-14 years")
+    True
+    """
+    s = unicodedata.normalize("NFKC", str(label)).translate(_DASHES)
+    return re.sub(r"\s+", " ", s.strip().lower())
+
+
+def _loose(label: str) -> str:
+    """Looser form: punctuation dropped, plural "s" and the words "old", "day(s)" ignored.
+
+    Examples
+    --------
+    >>> _loose("12-14 years old") == _loose("12\u201314 years"), _loose("1 day") == _loose("1")
+    (True, True)
+    """
+    words = re.findall(r"[a-z0-9]+", _norm(label))
+    words = [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in ("old", "day", "days")]
+    return " ".join(words)
 
 
 def field_codes(field: str, year: int = 2019) -> dict[int, tuple[object, str]]:
-    """Code table ``{code: (canonical value, text label)}`` of a TEDS-D field for a year.
+    """Code table ``{code: (value, codebook label)}`` of a TEDS-D variable for a discharge year.
 
-    ``field`` is a TEDS-D name (``"SERVSETD"`` and ``"SEX"`` are accepted as
-    aliases) or ``"LOS"``.
+    ``field`` is a TEDS-D name (``"SEX"`` is accepted for GENDER) or ``"LOS"``.
+    The labels are those of the year's codebook (2019's for 2020-2023); -9 is
+    left out. AGE 12 of 2006-14 has the value ``"55+"``.
 
     Examples
     --------
     >>> field_codes("AGE", 2019)[1]
-    ('12-14', '12-14 years')
-    >>> field_codes("AGE", 2010)[2]
-    ('12-14', '12-14 years')
-    >>> field_codes("SUB1")[7][0], field_codes("FREQ1", 2012)[4][0]
-    ('other_opioids', 'some')
+    ('12-14', '12–14 years')
+    >>> field_codes("AGE", 2010)[12]
+    ('55+', '55 AND OVER')
+    >>> field_codes("ETHNIC", 2010)[5][0], field_codes("ETHNIC", 2019)[4][0]
+    ('not_hispanic', 'not_hispanic')
     """
-    name = {"SERVSETD": "SERVICES", "SEX": "GENDER"}.get(field.upper(), field.upper())
-    if name == "LOS":
-        return {k: ((lo, hi), lab) for k, (lo, hi, _, lab) in LOS_BINS.items()}
-    if name not in TEDS_FIELDS:
-        raise IopstatsError(f"no code table for TEDS-D field {field!r}", fix=f"use one of {sorted(TEDS_FIELDS)} or 'LOS'")
-    f = TEDS_FIELDS[name]
-    return dict(f.old_codes) if (year < 2015 and f.old_codes) else dict(f.codes)
+    name = _alias(field)
+    if not isinstance(year, (int, np.integer)):
+        raise IopstatsError("year must be an integer discharge year", value=year, fix="pass e.g. 2019")
+    tab = _era_table(name, codebook_era(int(year)))
+    if not tab:
+        known = sorted({r["variable"] for r in _rows()})
+        raise IopstatsError(f"no code table for TEDS-D field {field!r} in {year}",
+                            fix=f"use one of {known} (SUB1_D, FREQ1_D and SERVICES start in 2015)")
+    return {k: (v, lab) for k, (v, _, lab) in tab.items() if k != MISSING}
 
 
-def _norm(label: str) -> str:
-    return re.sub(r"\s+", " ", label.strip().lower())
+def _los_bins() -> dict[int, tuple[float, float, int, str]]:
+    out = {}
+    for code, (value, _, label) in _era_table("LOS", "2019").items():
+        if code == MISSING:
+            continue
+        lo, hi = value.split("-")
+        lo_f, hi_f = float(lo), float(hi)
+        # point days for the nominal admit date: the bin midpoint rounded down; 366 for "more than a year"
+        point = int(lo_f) if lo_f == hi_f else (366 if np.isinf(hi_f) else int((lo_f + hi_f) // 2))
+        out[code] = (lo_f, hi_f, point, label)
+    return out
+
+
+#: LOS code -> (los_min, los_max, point days used for the nominal admit date, label).
+LOS_BINS: dict[int, tuple[float, float, int, str]] = _los_bins()
+
+#: STFIPS -> (postal code, state name).
+STATES: dict[int, tuple[str, str]] = {
+    code: (value, label) for code, (value, _, label) in sorted(_era_table("STFIPS", "2020-2023").items())
+}

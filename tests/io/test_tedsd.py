@@ -40,7 +40,8 @@ def _sha(path):
 
 @pytest.fixture(scope="module")
 def r2019():
-    return read_tedsd(F2019, columns=["DAYWAIT"])
+    # LOS as published here; the outpatient day is tested in test_tedsd_eras.py
+    return read_tedsd(F2019, columns=["DAYWAIT"], outpatient_day=False)
 
 
 def test_2019_counts_add_up(r2019):
@@ -52,7 +53,7 @@ def test_2019_counts_add_up(r2019):
 
 def test_2019_canonical_columns_and_dtypes(r2019):
     names = [c.name for c in EPISODE_COLUMNS]
-    assert list(r2019.data.columns) == names + ["tedsd_daywait"]
+    assert list(r2019.data.columns) == names + ["tedsd_health_insurance", "tedsd_daywait"]
     assert r2019.data["client_id"].dtype == "string"
     assert isinstance(r2019.data["level_of_care"].dtype, pd.CategoricalDtype)
     assert r2019.data["psych_problem"].dtype == "boolean"
@@ -113,13 +114,13 @@ def test_nominal_dates(r2019):
 def test_2019_codes_row_by_row(r2019):
     first = _row(r2019, 20190000001)
     assert first[["site", "age_group", "sex", "race", "ethnicity", "primary_substance", "use_freq_admit",
-                  "use_freq_discharge", "prior_treatment", "referral_source", "payer", "employment",
-                  "living_arrangement", "discharge_reason"]].tolist() == [
+                  "use_freq_discharge", "prior_treatment", "referral_source", "tedsd_health_insurance",
+                  "employment", "living_arrangement", "discharge_reason"]].tolist() == [
         "CA", "25-29", "male", "white", "not_hispanic", "heroin", "daily", "none", "one_or_more",
         "criminal_justice", "medicaid", "unemployed", "homeless", "completed"]
     assert bool(first["psych_problem"]) and bool(first["opioid_medication"])
     second = _row(r2019, 20190000002)
-    assert second[["site", "age_group", "sex", "race", "ethnicity", "primary_substance", "payer",
+    assert second[["site", "age_group", "sex", "race", "ethnicity", "primary_substance", "tedsd_health_insurance",
                    "employment", "living_arrangement", "discharge_reason", "prior_treatment"]].tolist() == [
         "NY", "65+", "female", "black", "hispanic", "alcohol", "none", "full_time", "independent",
         "dropped_out", "none"]
@@ -171,30 +172,54 @@ def r2010():
     return read_tedsd(F2010)
 
 
-def test_2006_14_servsetd_age_shift_noprior_freq(r2010):
-    assert r2010.extras["era"] == "2006-2014"
+def test_2006_14_codebook_codes(r2010):
+    """Worked from the 2006-2014 codebook by hand (PDF pages 13, 16, 17, 54, 56, 58, 94)."""
+    assert r2010.extras["era"] == "2006-2014" and r2010.extras["level_of_care_source"] == "SERVSETD"
     d = r2010.data.set_index("episode_id")
-    assert d["age_group"].astype(object).where(d["age_group"].notna(), None).tolist() == [
-        None, "12-14", "65+", "55-64", "30-34"]  # codes 1 (under 12), 2, 13, 12, 7
-    assert d["prior_treatment"].tolist() == ["none", "one_or_more", "one_or_more", "one_or_more", "none"]
-    assert d["use_freq_admit"].tolist() == ["none", "some", "some", "some", "daily"]  # FREQ1 1..5
-    assert d["use_freq_discharge"].tolist() == ["none", "some", "daily", "some", "some"]  # 1, 4, 5, 2, 3
-    assert d["level_of_care"].tolist() == ["iop", "outpatient", "residential_short", "outpatient", "outpatient"]
-    assert d["discharge_reason"].tolist() == ["completed", "dropped_out", "terminated", "transferred", "completed"]
+    assert d.index.tolist() == ["1001", "1002", "1003", "1004", "1005"]
+    obj = lambda c: d[c].astype(object).where(d[c].notna(), None).tolist()  # noqa: E731
+    assert obj("age_group") == ["12-14", "15-17", "50-54", None, "30-34"]  # AGE 2, 3, 11, 12 (55 and over), 7
+    assert obj("race") == ["asian", "other", "multiracial", "pacific_islander", "white"]  # 13, 20, 21, 23, 5
+    assert obj("ethnicity") == ["not_hispanic", "hispanic", "hispanic", "hispanic", "hispanic"]  # 5, 4, 6, 1, 2
+    assert obj("primary_substance") == ["alcohol", "other", "heroin", "alcohol", "alcohol"]  # SUB1 20 = other
+    assert obj("use_freq_admit") == ["none", "some", "some", "some", "daily"]  # FREQ1 1..5
+    assert obj("prior_treatment") == ["none", "one_or_more", "one_or_more", "one_or_more", "none"]  # 0, 3, 5, 1, 0
+    assert obj("tedsd_payment_source") == ["self_pay", "private_insurance", "no_charge", "other",
+                                           "medicare_workers_comp"]  # PRIMPAY 1, 2, 8, 9, 3
+    assert obj("payer") == ["none", "private", "none", None, "medicare_other"]
+    assert obj("tedsd_health_insurance") == ["private", "private", "medicaid", "private", "private"]
+    assert obj("level_of_care") == ["iop", "outpatient", "residential_short", "outpatient", "outpatient"]
+    assert obj("discharge_reason") == ["completed", "dropped_out", "terminated", "transferred", "completed"]
     assert d["discharge_date"].dt.year.tolist() == [2006, 2010, 2012, 2014, 2014]
-    assert "1 loaded episodes have AGE code 1" in " ".join(r2010.report.notes)
+    # outpatient day subtracted for the ambulatory settings (IOP 20 -> 19; 31-45 -> 30-44), not residential
+    assert d["los_min"].tolist() == [19.0, 30.0, 5.0, 45.0, 60.0]
+    assert d["use_freq_discharge"].isna().all()  # no FREQ1_D in 2006-14
+    notes = " ".join(r2010.report.notes)
+    assert "1 loaded episodes are aged 55 and over" in notes and "no relapse proxy" in notes
+    assert len(r2010.extras["relapse_proxy_missing"]) == 0
 
 
 def test_2006_14_codes_out_of_old_codebook_are_quarantined(r2010):
     q = r2010.quarantine
-    assert list(zip(q["row"], q["column"], q["value"])) == [(5, "AGE", "14"), (6, "NOPRIOR", "6"), (7, "FREQ1", "6")]
+    assert list(zip(q["row"], q["column"], q["value"])) == [
+        (5, "AGE", "13"), (6, "RACE", "6"), (7, "AGE", "1"), (8, "SUB1", "19"), (9, "PRIMPAY", "6")]
     assert set(q["reason"]) == {"unknown_code"}
+
+
+def test_2006_14_pooled_categories(tmp_path):
+    res = read_tedsd(F2010, harmonize=True)
+    d = res.data
+    assert d["tedsd_age_pooled"].astype(str).tolist() == ["12-14", "15-17", "50-54", "55+", "30-34"]
+    assert d["tedsd_race_pooled"].astype(str).tolist() == [
+        "asian_pacific_islander", "other", "multiracial", "asian_pacific_islander", "white"]
+    assert d["tedsd_ethnicity_pooled"].astype(str).tolist() == [
+        "not_hispanic", "cuban_or_other_specific", "hispanic_not_specified", "puerto_rican", "mexican"]
 
 
 def test_year_argument_selects_codebook(tmp_path):
     # the same row read under the 2015+ codebook: AGE 2 = 15-17, NOPRIOR 3 is unknown
     p = tmp_path / "t.csv"
-    p.write_text("CASEID,DISYR,SERVICES,REASON,LOS,AGE,NOPRIOR\n1,2010,7,1,5,2,1\n2,2010,7,1,5,2,3\n")
+    p.write_text("CASEID,DISYR,SERVICES_D,REASON,LOS,AGE,NOPRIOR\n1,2010,7,1,5,2,1\n2,2010,7,1,5,2,3\n")
     new = read_tedsd(p)
     assert new.data["age_group"].tolist() == ["15-17"]
     assert new.quarantine["column"].tolist() == ["NOPRIOR"]
@@ -223,43 +248,46 @@ def r2021():
 def test_2021_text_labels_latin1(r2021):
     assert r2021.extras["text_labels"] is True
     rep = r2021.report
-    assert (rep.n_input, rep.n_loaded, rep.n_quarantined) == (6, 4, 2)
+    assert (rep.n_input, rep.n_loaded, rep.n_quarantined) == (6, 5, 1)
     d = r2021.data.set_index("episode_id")
     first = d.loc["2021000001"]
     assert first[["level_of_care", "discharge_reason", "los_min", "los_max", "site", "age_group", "sex",
-                  "primary_substance", "payer", "use_freq_admit", "use_freq_discharge", "prior_treatment",
+                  "primary_substance", "tedsd_health_insurance", "use_freq_admit", "use_freq_discharge", "prior_treatment",
                   "referral_source", "employment", "living_arrangement"]].tolist() == [
-        "iop", "completed", 61.0, 90.0, "CA", "25-29", "male", "none", "none", "daily", "none", "none",
+        "iop", "completed", 60.0, 89.0, "CA", "25-29", "male", "none", "none", "daily", "none", "none",
         "individual", "unemployed", "homeless"]
     assert bool(first["psych_problem"]) and not first["opioid_medication"]
     assert d.loc["2021000002", ["los_days", "site", "age_group", "race", "ethnicity"]].tolist() == [
-        12.0, "PR", "65+", "multiracial", "hispanic"]
+        11.0, "PR", "65+", "multiracial", "hispanic"]  # outpatient: 12 - the added day
     assert d.loc["2021000003", "los_max"] == np.inf
-    assert d.loc["2021000003"][["site", "age_group", "sex", "payer"]].isna().all()
+    assert d.loc["2021000003"][["site", "age_group", "sex", "tedsd_health_insurance"]].isna().all()
     # integer codes inside a labelled file are read as codes
-    assert d.loc["2021000006", ["level_of_care", "payer", "primary_substance"]].tolist() == [
+    assert d.loc["2021000006", ["level_of_care", "tedsd_health_insurance", "primary_substance"]].tolist() == [
         "outpatient", "none", "alcohol"]
 
 
 def test_2021_label_none_is_not_missing(r2021):
     d = r2021.data.set_index("episode_id")
     assert d.loc["2021000001", "primary_substance"] == "none"  # SUB1 label "None"
-    assert d.loc["2021000001", "payer"] == "none"  # HLTHINS label "None"
+    assert d.loc["2021000001", "tedsd_health_insurance"] == "none"  # HLTHINS label "None"
 
 
 def test_2021_unknown_labels_quarantined_with_decoded_value(r2021):
     q = r2021.quarantine
     assert list(zip(q["row"], q["reason"], q["column"], q["value"])) == [
-        (3, "unknown_code", "EMPLOY", "Jubil\u00e9"),
         (4, "unknown_code", "SERVICES", "Ambulatory day program"),
     ]
+    # an unknown label in an optional field of 2021 (no codebook here) is kept, the field missing, noted
+    assert pd.isna(r2021.data.set_index("episode_id").loc["2021000004", "employment"])
+    assert any("EMPLOY value outside the 2019 codebook" in n for n in r2021.report.notes)
 
 
 def test_2023_sex_column(tmp_path):
     res = read_tedsd(F2023)
-    assert res.data["sex"].tolist() == ["female"]
-    assert list(zip(res.quarantine["column"], res.quarantine["reason"])) == [
-        ("LOS", "missing_required"), ("SEX", "unknown_code")]
+    assert res.data["sex"].astype(object).where(res.data["sex"].notna(), None).tolist() == ["female", None]
+    # SEX 3 is outside the 2019 codes, but 2023 has no codebook here: kept, sex missing, noted
+    assert list(zip(res.quarantine["column"], res.quarantine["reason"])) == [("LOS", "missing_required")]
+    assert any("SEX value outside the 2019 codebook" in n for n in res.report.notes)
 
 
 def test_no_sex_column_leaves_sex_missing_with_note(tmp_path):
@@ -277,7 +305,7 @@ def test_zip_named_tsv_holding_comma_separated_csv(tmp_path, r2019):
     z = tmp_path / "tedsd_puf_2019_tsv.zip"
     with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.write(F2019, "tedsd_puf_2019.csv")
-    res = read_tedsd(z, columns=["DAYWAIT"])
+    res = read_tedsd(z, columns=["DAYWAIT"], outpatient_day=False)
     pd.testing.assert_frame_equal(res.data, r2019.data)
     pd.testing.assert_frame_equal(res.quarantine, r2019.quarantine)
 
@@ -286,7 +314,7 @@ def test_zip_named_tsv_holding_comma_separated_csv(tmp_path, r2019):
 def test_delimiter_is_sniffed(tmp_path, r2019, sep):
     p = tmp_path / "t.tsv"
     p.write_text(F2019.read_text().replace(",", sep))
-    res = read_tedsd(p, columns=["DAYWAIT"])
+    res = read_tedsd(p, columns=["DAYWAIT"], outpatient_day=False)
     pd.testing.assert_frame_equal(res.data, r2019.data)
 
 
@@ -305,7 +333,7 @@ def test_lowercase_header_bom_and_crlf(tmp_path, r2019):
     head, rest = text.split("\n", 1)
     p = tmp_path / "t.csv"
     p.write_bytes(("\ufeff" + head.lower() + "\n" + rest).replace("\n", "\r\n").encode("utf-8"))
-    res = read_tedsd(p, columns=["daywait"])
+    res = read_tedsd(p, columns=["daywait"], outpatient_day=False)
     pd.testing.assert_frame_equal(res.data, r2019.data)
 
 
@@ -400,10 +428,10 @@ def test_report_renders(r2019):
 
 def test_latin1_bytes_after_the_sniffed_head(tmp_path):
     # 70 kB of clean rows, then a latin-1 label: the encoding is only discovered mid-file
-    rows = "".join(f"{i},2021,Ohio,Male,\"Ambulatory, intensive outpatient\",Treatment completed,5\n"
+    rows = "".join(f"{i},2019,Ohio,Male,\"Ambulatory, intensive outpatient\",Treatment completed,5\n"
                    for i in range(1, 1500))
     body = ("CASEID,DISYR,STFIPS,GENDER,SERVICES,REASON,LOS\n" + rows).encode("latin-1")
-    body += "1500,2021,Ohio,Mâle,\"Ambulatory, intensive outpatient\",Treatment completed,5\n".encode("latin-1")
+    body += "1500,2019,Ohio,Mâle,\"Ambulatory, intensive outpatient\",Treatment completed,5\n".encode("latin-1")
     assert len(body) > 1 << 16
     p = tmp_path / "t.csv"
     p.write_bytes(body)
@@ -414,34 +442,50 @@ def test_latin1_bytes_after_the_sniffed_head(tmp_path):
 
 def test_extra_columns_in_text_file_stay_text(r2021):
     res = read_tedsd(F2021, columns=["LOS", "DISYR"])
-    assert res.data["tedsd_los"].tolist() == ["61 to 90 days", "12", "More than a year", "5"]
-    assert res.data["tedsd_disyr"].tolist() == [2021] * 4
+    assert res.data["tedsd_los"].tolist() == ["61 to 90 days", "12", "More than a year", "5", "5"]
+    assert res.data["tedsd_disyr"].tolist() == [2021] * 5
     pd.testing.assert_frame_equal(res.data.iloc[:, :-2], r2021.data)
 
 
-def test_2015_16_layout_with_year_and_cbsa():
-    """tedsd_2016_synth.csv: 30 rows written by write_tedsd_csv(n=30, year=2016, seed=0), 78 columns."""
+def test_2015_16_layout_services_d_and_cbsa():
+    """tedsd_2016_synth.csv: 30 rows written by write_tedsd_csv(n=30, year=2016, seed=0), 76 columns."""
     f = DATA / "tedsd_2016_synth.csv"
     raw = pd.read_csv(f)
-    assert raw.shape == (30, 78) and {"YEAR", "CBSA2010"} <= set(raw.columns)
-    res = read_tedsd(f, columns=["CBSA2010"])
+    assert raw.shape == (30, 76) and "CBSA" in raw.columns and "SERVICES" not in raw.columns
+    res = read_tedsd(f, columns=["CBSA"])
     assert res.report.n_loaded == 30 and res.report.n_quarantined == 0
+    assert res.extras["level_of_care_source"] == "SERVICES_D"
     assert res.data["episode_id"].tolist() == raw["CASEID"].astype(str).tolist()
-    expected = raw["CBSA2010"].astype("Int32").mask(raw["CBSA2010"] == -9)
-    pd.testing.assert_series_equal(res.data["tedsd_cbsa2010"], expected, check_names=False)
-    assert res.data["tedsd_cbsa2010"].isna().sum() == (raw["CBSA2010"] == -9).sum()
+    expected = raw["CBSA"].astype("Int32").mask(raw["CBSA"] == -9)
+    pd.testing.assert_series_equal(res.data["tedsd_cbsa"], expected, check_names=False)
     svc = {1: "detox_inpatient", 2: "detox_residential", 3: "inpatient", 4: "residential_short",
            5: "residential_long", 6: "iop", 7: "outpatient", 8: "detox_ambulatory"}
-    assert res.data["level_of_care"].astype(str).tolist() == raw["SERVICES"].map(svc).tolist()
-    assert res.data["los_min"].tolist() == [float(x) if x <= 30 else
-                                            {31: 31, 32: 46, 33: 61, 34: 91, 35: 121, 36: 181, 37: 366}[x]
-                                            for x in raw["LOS"]]
+    assert res.data["level_of_care"].astype(str).tolist() == raw["SERVICES_D"].map(svc).tolist()
+    lo = {31: 31, 32: 46, 33: 61, 34: 91, 35: 121, 36: 181, 37: 366}
+    day = raw["SERVICES_D"].isin([6, 7, 8]).astype(float)
+    assert res.data["los_min"].tolist() == [(float(x) if x <= 30 else lo[x]) - d for x, d in zip(raw["LOS"], day)]
+    with pytest.raises(IopstatsError, match="SERVICES_D"):
+        read_tedsd(f, level_of_care="admission")
 
 
 def test_code_tables_live_in_tedsd_codes_and_are_re_exported():
     from iopstats.io import tedsd, tedsd_codes
 
-    for name in ("TEDS_FIELDS", "STATES", "LOS_BINS", "MISSING_LABEL", "field_codes"):
+    for name in ("TEDS_FIELDS", "STATES", "LOS_BINS", "MISSING_LABEL", "field_codes"):  # noqa: B007
         assert getattr(tedsd, name) is getattr(tedsd_codes, name)
     assert set(tedsd.__all__) - {"read_tedsd"} <= set(tedsd_codes.__all__)
     assert tedsd_codes.field_codes("SERVSETD", 2010)[6][0] == "iop"
+
+
+def test_frame_is_built_in_the_canonical_dtypes(r2019, r2010, r2021, tmp_path):
+    """read_tedsd builds its columns directly; they must be exactly what coerce_dtypes gives."""
+    from iopstats.io.schema import coerce_dtypes
+
+    names = [c.name for c in EPISODE_COLUMNS]
+    for res in (r2019, r2010, r2021):
+        pd.testing.assert_frame_equal(res.data[names], coerce_dtypes(res.data[names]))
+    p = tmp_path / "t.csv"
+    p.write_text("CASEID,DISYR,SERVICES_D,REASON,LOS\n1,2019,99,1,3\n")
+    empty = read_tedsd(p).data
+    assert len(empty) == 0
+    pd.testing.assert_frame_equal(empty[names], coerce_dtypes(empty[names]))

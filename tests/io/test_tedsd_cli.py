@@ -48,7 +48,7 @@ def test_main_dispatch_and_error_exit_code(tmp_path, capsys):
     bad.write_text("a,b\n1,2\n")
     assert main(["tedsd", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "missing column(s) CASEID, SERVICES, REASON, LOS" in err and "Fix:" in err
+    assert "missing column(s) CASEID, SERVICES_D or SERVICES, REASON, LOS" in err and "Fix:" in err
 
 
 def test_year_option(capsys, tmp_path):
@@ -71,3 +71,20 @@ def test_unwritable_output_raises(tmp_path, flag):
     blocker.write_text("x")
     with pytest.raises(IopstatsError, match="could not write"):
         _run([str(F2019), flag, str(blocker / "out.x")])
+
+
+def test_setting_harmonize_and_outpatient_day_options(tmp_path, capsys):
+    from iopstats.synthetic.tedsd import write_tedsd_csv
+
+    p = write_tedsd_csv(tmp_path / "t.csv", n=300, year=2019, seed=1)
+    out = tmp_path / "eps.parquet"
+    assert _run([str(p), "--level-of-care", "admission", "--harmonize", "--keep-outpatient-day",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "service setting at admission: SERVICES" in text and "LOS as published" in text
+    back = pd.read_parquet(out)
+    expected = read_tedsd(p, level_of_care="admission", harmonize=True, outpatient_day=False).data
+    pd.testing.assert_frame_equal(back, expected, check_dtype=False, check_categorical=False)
+    assert "tedsd_age_pooled" in back.columns
+    assert _run([str(p)]) == 0
+    assert "service setting at discharge: SERVICES_D" in capsys.readouterr().out

@@ -19,8 +19,8 @@ REASONS = {1: "completed", 2: "dropped_out", 3: "terminated", 4: "transferred", 
 
 @pytest.mark.parametrize(
     "year, ncol, service_col, sex_col",
-    [(2006, 69, "SERVSETD", "GENDER"), (2014, 69, "SERVSETD", "GENDER"), (2015, 78, "SERVICES", "GENDER"),
-     (2016, 78, "SERVICES", "GENDER"), (2017, 76, "SERVICES", "GENDER"), (2020, 76, "SERVICES", "GENDER"),
+    [(2006, 65, "SERVSETD", "GENDER"), (2014, 65, "SERVSETD", "GENDER"), (2015, 76, "SERVICES_D", "GENDER"),
+     (2016, 76, "SERVICES_D", "GENDER"), (2017, 76, "SERVICES", "GENDER"), (2020, 76, "SERVICES", "GENDER"),
      (2021, 76, "SERVICES", "GENDER"), (2022, 76, "SERVICES", "GENDER"), (2023, 76, "SERVICES", "SEX")],
 )
 def test_columns_per_era(tmp_path, year, ncol, service_col, sex_col):
@@ -29,8 +29,10 @@ def test_columns_per_era(tmp_path, year, ncol, service_col, sex_col):
     assert df.shape == (50, ncol)
     assert list(df.columns) == list(tedsd_columns(year))
     assert service_col in df.columns and sex_col in df.columns
-    assert ("SERVICES" in df.columns) == (year >= 2015)
-    assert ("YEAR" in df.columns) == (year in (2015, 2016))
+    assert ("SERVICES" in df.columns) == (year >= 2017)  # 2015-16 codebooks: SERVICES_D only
+    assert ("SERVICES_D" in df.columns) == (year >= 2015)
+    assert ("CBSA" in df.columns) == (year <= 2016) and ("CBSA2010" in df.columns) == (year >= 2017)
+    assert ("FREQ1_D" in df.columns) == ("SUB1_D" in df.columns) == (year >= 2015)
     assert df["CASEID"].is_unique
 
 
@@ -79,7 +81,7 @@ def test_round_trip_counts_by_level_and_reason(tmp_path, year):
     # expected counts from the numeric twin of the same draw
     q = write_tedsd_csv(tmp_path / "num.csv", n=n, year=year, seed=year, text_labels=False)
     raw = pd.read_csv(q)
-    svc = raw["SERVSETD" if year < 2015 else "SERVICES"].map(TEDS_SERVICES)
+    svc = raw["SERVSETD" if year < 2015 else "SERVICES_D"].map(TEDS_SERVICES)  # the setting at discharge
     expected = pd.crosstab(svc, raw["REASON"].map(REASONS))
     got = pd.crosstab(res.data["level_of_care"].astype(str), res.data["discharge_reason"].astype(str))
     got.index.name, got.columns.name = expected.index.name, expected.columns.name
@@ -87,7 +89,8 @@ def test_round_trip_counts_by_level_and_reason(tmp_path, year):
     # LOS bins survive exactly
     lo = res.data["los_min"].to_numpy()
     assert ((raw["LOS"] <= 30).to_numpy() == ~np.isnan(res.data["los_days"].to_numpy())).all()
-    assert (lo[(raw["LOS"] == 37).to_numpy()] == 366).all()
+    outpatient = raw["SERVSETD" if year < 2015 else "SERVICES_D"].isin([6, 7, 8]).to_numpy()
+    assert (lo[(raw["LOS"] == 37).to_numpy()] == 366 - outpatient[(raw["LOS"] == 37).to_numpy()]).all()
     assert (res.data["discharge_date"].dt.year == year).all()
 
 
