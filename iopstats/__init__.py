@@ -59,6 +59,8 @@ _API = {
     "headline_from_parquet": "iopstats.compare.headline",
     "write_episodes_parquet": "iopstats.io.parquet",
     "read_episodes_parquet": "iopstats.io.parquet",
+    # issue 14: survival and causal comparisons
+    "rmst_difference": "iopstats.stats.rmst",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]
