@@ -61,6 +61,7 @@ _API = {
     "read_episodes_parquet": "iopstats.io.parquet",
     # issue 14: survival and causal comparisons
     "rmst_difference": "iopstats.stats.rmst",
+    "fine_gray": "iopstats.stats.fine_gray",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]
