@@ -62,6 +62,7 @@ _API = {
     # issue 14: survival and causal comparisons
     "rmst_difference": "iopstats.stats.rmst",
     "fine_gray": "iopstats.stats.fine_gray",
+    "aipw": "iopstats.compare.aipw",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]

@@ -321,7 +321,7 @@ def fine_gray(
     keep = ~np.isnan(t_all) & (st_all >= 0) & (f_all > 0)
     design = design_matrix(data, covs, keep=keep)
     rows = design.rows
-    n_dropped = int(len(data) - len(rows) - (f_all == 0).sum())
+    n_dropped = int((np.isnan(t_all) | (st_all < 0)).sum())
     D, n_col = _collapsed(t_all[rows], st_all[rows], f_all[rows], design)
     b, converged = _newton(D, n_col)
     ll, _, info = _loglik_score_info(D, b)
