@@ -63,6 +63,7 @@ _API = {
     "rmst_difference": "iopstats.stats.rmst",
     "fine_gray": "iopstats.stats.fine_gray",
     "aipw": "iopstats.compare.aipw",
+    "e_value": "iopstats.compare.evalue",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]
