@@ -64,6 +64,7 @@ _API = {
     "fine_gray": "iopstats.stats.fine_gray",
     "aipw": "iopstats.compare.aipw",
     "e_value": "iopstats.compare.evalue",
+    "effect_modification": "iopstats.stats.effect_modification",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]

@@ -22,7 +22,7 @@ from scipy import stats
 from iopstats._results import Result
 from iopstats.exceptions import IopstatsError
 from iopstats.stats._cox_fit import CoxData, newton, score_residual_crossprod
-from iopstats.stats.design import Design, design_matrix
+from iopstats.stats.design import Design, design_matrix, with_interactions
 
 __all__ = ["CoxResult", "cox"]
 
@@ -203,6 +203,7 @@ def cox(
     confidence: float = 0.95,
     robust: bool | None = None,
     max_iter: int = 30,
+    interactions: Sequence[tuple[str, str]] | None = None,
 ) -> CoxResult:
     """Cox proportional hazards regression (partial likelihood), as R's ``coxph``.
 
@@ -238,6 +239,13 @@ def cox(
         frequency-weighted row).
     max_iter : int
         Newton-Raphson iterations allowed.
+    interactions : list of (str, str), optional
+        Pairs of covariates whose interaction enters the model (both must be in
+        ``covariates``), e.g. ``[("level_of_care", "sex")]`` for R's
+        ``level_of_care * sex``; terms are named as in
+        :func:`iopstats.stats.design.with_interactions` (factor-by-factor
+        ``"a:b[x:y]"``). See :func:`iopstats.effect_modification` for the
+        effect of one covariate within levels of another and the interaction test.
 
     Returns
     -------
@@ -276,6 +284,7 @@ def cox(
         if c in (time, event, weights, cluster) or c in strata_cols:
             raise IopstatsError("a covariate is also used as time, event, weights, strata or cluster",
                                 column=str(c), fix="use each column in one role only")
+    data, cov_list, _ = with_interactions(data, cov_list, interactions)
     if cluster is not None and robust is False:
         raise IopstatsError("cluster= asks for a robust variance but robust=False",
                             column=cluster, fix="drop robust=False, or drop cluster= for model-based errors")
