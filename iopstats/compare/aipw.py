@@ -65,6 +65,12 @@ class AIPWResult(Result):
     outcome_model: pd.DataFrame = field(default_factory=pd.DataFrame)
     nuisance: str = "estimated"
 
+    def plot(self, ax=None, **kw):
+        """Doubly robust risk differences (reference minus level) with intervals; returns the Axes."""
+        from iopstats.plots import comparison
+
+        return comparison(self.summary, ax=ax, title=kw.pop("title", self.title), **kw)
+
 
 @dataclass
 class _Cells:

@@ -95,6 +95,20 @@ class RateComparison(Result):
     reference: object = None
     margin: float | None = None
 
+    def plot(self, ax=None, adjusted: bool = False, **kw):
+        """Risk differences (reference minus level) with their intervals (:func:`iopstats.plots.comparison`).
+
+        ``adjusted=True`` draws the case-mix adjusted differences. Returns the Axes.
+        """
+        from iopstats.plots import comparison
+
+        if adjusted:
+            if self.adjusted is None:
+                raise IopstatsError("no adjusted comparison in this result", fix="call compare_rates(..., adjust=[...])")
+            return comparison(self.adjusted, ax=ax, estimate="adj_risk_difference", ci_low="ci_low",
+                              ci_high="ci_high", title=kw.pop("title", self.title + " (adjusted)"), **kw)
+        return comparison(self.summary, ax=ax, title=kw.pop("title", self.title), **kw)
+
 
 # ----------------------------------------------------------------------------
 # building blocks (vectorized over comparisons)

@@ -80,6 +80,12 @@ class CoxResult(Result):
     terms: dict = field(default_factory=dict)
     _fit: CoxFitData | None = field(default=None, compare=False)
 
+    def plot(self, ax=None, **kw):
+        """Forest plot of the hazard ratios with their intervals (:func:`iopstats.plots.forest`); returns the Axes."""
+        from iopstats.plots import forest
+
+        return forest(self.summary, ax=ax, estimate="hr", title=kw.pop("title", self.title), **kw)
+
     def predict_linear(self, data: pd.DataFrame) -> pd.Series:
         """Linear predictor ``X beta`` (log relative hazard against the reference levels, 0 for
         numeric covariates at 0) for new ``data`` with the fitted covariates.

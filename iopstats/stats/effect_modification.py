@@ -46,6 +46,15 @@ class EffectModificationResult(Result):
     full: Any = None
     reduced: Any = None
 
+    def plot(self, ax=None, **kw):
+        """Forest plot of the effect in each modifier level; returns the Axes."""
+        from iopstats.plots import forest
+
+        s = self.summary.copy()
+        s["label"] = s["modifier_level"].astype(str) + ": " + s["exposure_level"].astype(str)
+        return forest(s, ax=ax, estimate="ratio", label="label", xlabel=kw.pop("xlabel", "ratio (95% interval)"),
+                      title=kw.pop("title", self.title), **kw)
+
 
 def _levels(data: pd.DataFrame, col: str) -> tuple[Any, ...]:
     if not is_categorical(data[col]):

@@ -10,10 +10,12 @@ subdistribution hazard ratio and the model predicts cumulative incidence
 Everything follows ``crr``'s Fortran (cmprsk 2.2): Breslow ties, the censoring
 curve at ``t-``, Newton-Raphson with step halving, and the sandwich variance
 ``H^-1 (sum_i (eta_i + psi_i)(eta_i + psi_i)') H^-1`` whose ``psi_i`` accounts
-for the estimated censoring curve. Every risk-set sum is a cumulative sum over
-the time-sorted rows, so the cost is a sort plus O(rows x covariates^2); rows
-are first collapsed to distinct (time, status, covariate pattern) with their
-frequency weights, so ``weights="n"`` on a collapsed table equals the rows.
+for the estimated censoring curve. Rows are first collapsed to distinct (time,
+status, covariate pattern) with their frequency weights, so ``weights="n"`` on a
+collapsed table equals the rows. The weight of every covariate pattern in every
+risk set (a cause times x patterns matrix, cumulative sums over the sorted rows) does
+not depend on the coefficients, so each Newton step is a few matrix products of
+size (cause times x patterns x covariates^2), whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -60,6 +62,14 @@ class FineGrayResult(Result):
     n: float = 0.0
     n_events: float = 0.0
     design: Design | None = field(default=None, repr=False)
+
+    def plot(self, ax=None, **kw):
+        """Forest plot of the subdistribution hazard ratios; returns the Axes."""
+        from iopstats.plots import forest
+
+        return forest(self.summary.set_index("term"), ax=ax, estimate="shr", ci_low="shr_ci_low",
+                      ci_high="shr_ci_high", xlabel=kw.pop("xlabel", "subdistribution hazard ratio (95% interval)"),
+                      title=kw.pop("title", self.title), **kw)
 
     def predict(self, newdata: pd.DataFrame, times: Sequence[float] | None = None) -> pd.DataFrame:
         """Cumulative incidence of the cause for each row of ``newdata`` (R ``predict.crr``).
@@ -135,11 +145,13 @@ class _Data:
     d: np.ndarray  # weight of cause events at u
     sx: np.ndarray  # sum of f x over cause events at u
     Gu: np.ndarray  # G(u-)
+    Xp: np.ndarray  # distinct covariate patterns
+    M: np.ndarray  # (cause times, patterns): weight of each pattern in the risk set at u
 
 
-def _prepare(t, st, f, X) -> _Data:
+def _prepare(t, st, f, X, pat, Xp) -> _Data:
     order = np.lexsort((st, t))
-    t, st, f, X = t[order], st[order], f[order], X[order]
+    t, st, f, X, pat = t[order], st[order], f[order], X[order], pat[order]
     G = _censoring_left(t, st, f)
     ev = st == 1
     u, inv = np.unique(t[ev], return_inverse=True)
@@ -148,27 +160,40 @@ def _prepare(t, st, f, X) -> _Data:
     np.add.at(sx, inv, f[ev, None] * X[ev])
     first = np.searchsorted(t, u, side="left")
     Gu = G[first]  # G(u-) is the same for every row at time u
-    return _Data(t, st, f, X, G, u, first, d, sx, Gu)
+    if len(u) * Xp.shape[0] > 50_000_000:
+        raise IopstatsError(
+            f"fine_gray() would need a {len(u):,} x {Xp.shape[0]:,} risk-set matrix (event times x covariate patterns)",
+            fix="group numeric covariates (e.g. age in bands) or round the times (e.g. to whole days)")
+    M = _risk_weights(t, st, f, G, pat, u, Gu, Xp.shape[0])
+    return _Data(t, st, f, X, G, u, first, d, sx, Gu, Xp, M)
+
+
+def _risk_weights(t, st, f, G, pat, u, Gu, P) -> np.ndarray:
+    """``M[u, p]``: weight of pattern p in the risk set at cause time u (b-free).
+
+    Rows still at risk (t_j >= u) count f_j; rows ended by a competing cause before u
+    count f_j G(u-) / G(t_j-). With it every risk-set sum is ``M @ (pattern values)``.
+    """
+    U = len(u)
+    k = np.searchsorted(u, t, side="right")  # cause times <= t_j; at risk for u index < k
+    cnt = np.bincount(k * P + pat, weights=f, minlength=(U + 1) * P).reshape(U + 1, P)
+    at_risk = np.cumsum(cnt[::-1], axis=0)[::-1][1:]  # rows with k > i
+    comp = st == 2
+    cc = np.bincount(k[comp] * P + pat[comp], weights=f[comp] / G[comp], minlength=(U + 1) * P).reshape(U + 1, P)
+    ended = np.cumsum(cc, axis=0)[:U]  # competing rows with k <= i, i.e. t_j < u_i
+    return at_risk + Gu[:, None] * ended
 
 
 def _risk_sums(D: _Data, b: np.ndarray, second: bool = True):
     """S0, S1 (and S2) of the subdistribution risk set at each cause time u."""
-    e = D.f * np.exp(D.X @ b)
-    comp = (D.st == 2) * e / D.G
-    n, p = D.X.shape
-
-    def at_u(v):  # sum over t_j >= u  +  G(u-) * sum over competing t_j < u
-        rev = np.concatenate((np.cumsum((v[0])[::-1], axis=0)[::-1], np.zeros((1,) + v[0].shape[1:])))
-        fwd = np.concatenate((np.zeros((1,) + v[1].shape[1:]), np.cumsum(v[1], axis=0)))
-        gu = D.Gu.reshape((-1,) + (1,) * (v[0].ndim - 1))
-        return rev[D.first] + gu * fwd[D.first]
-
-    S0 = at_u((e, comp))
-    S1 = at_u((e[:, None] * D.X, comp[:, None] * D.X))
+    ep = np.exp(D.Xp @ b)
+    S0 = D.M @ ep
+    S1 = D.M @ (ep[:, None] * D.Xp)
     S2 = None
     if second:
-        outer = D.X[:, :, None] * D.X[:, None, :]
-        S2 = at_u((e[:, None, None] * outer, comp[:, None, None] * outer))
+        k = D.Xp.shape[1]
+        outer = (D.Xp[:, :, None] * D.Xp[:, None, :]).reshape(len(ep), k * k)
+        S2 = (D.M @ (ep[:, None] * outer)).reshape(len(S0), k, k)
     return S0, S1, S2
 
 
@@ -357,5 +382,5 @@ def _collapsed(t, st, f, design: Design) -> tuple[_Data, int]:
     ut = uniq.get_level_values(0).to_numpy(dtype=float)
     ust = uniq.get_level_values(1).to_numpy(dtype=np.int64)
     up = uniq.get_level_values(2).to_numpy(dtype=np.int64)
-    X = design.patterns[up].astype(float)
-    return _prepare(ut, ust, w, X), X.shape[1]
+    Xp = design.patterns.astype(float)
+    return _prepare(ut, ust, w, Xp[up], up, Xp), Xp.shape[1]

@@ -60,6 +60,18 @@ class KaplanMeierResult(Result):
     confidence: float = 0.95
     variance: str = "greenwood"
 
+    def plot(self, ax=None, at_risk: bool = True, ci: bool = True, times=None, suppress_below: int | None = 11,
+             **kw):
+        """Curves with interval bands and the number-at-risk table under the axis (:func:`iopstats.plots.km`).
+
+        Returns the matplotlib Axes. Counts 1-10 are shown as "<11" and curves stop where
+        fewer than 11 are at risk unless ``suppress_below=None``.
+        """
+        from iopstats.plots import km
+
+        return km(self.table, ax=ax, at_risk=at_risk, ci=ci, times=times, suppress_below=suppress_below,
+                  title=kw.pop("title", self.title), **kw)
+
     def survival_at(self, times: float | Iterable[float]) -> pd.DataFrame:
         """Survival and its confidence limits at given times (R ``summary(fit, times=)``).
 

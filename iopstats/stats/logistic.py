@@ -84,6 +84,13 @@ class LogisticResult(Result):
     converged: bool = False
     iterations: int = 0
 
+    def plot(self, ax=None, **kw):
+        """Forest plot of the odds ratios (intercept left out); returns the Axes."""
+        from iopstats.plots import forest
+
+        return forest(self.summary.drop(index="intercept", errors="ignore"), ax=ax, estimate="odds_ratio",
+                      xlabel=kw.pop("xlabel", "odds ratio (95% interval)"), title=kw.pop("title", self.title), **kw)
+
 
 def logistic(
     data: pd.DataFrame,

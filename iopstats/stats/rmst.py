@@ -61,6 +61,16 @@ class RMSTResult(Result):
     confidence: float = 0.95
     variance: str = "greenwood"
 
+    def plot(self, ax=None, **kw):
+        """RMST differences (group minus reference) with their intervals; returns the Axes."""
+        from iopstats.plots import comparison
+
+        ref = self.summary["reference"].iloc[0] if len(self.summary) else ""
+        return comparison(self.summary, ax=ax, estimate="difference", ci_low="ci_low", ci_high="ci_high",
+                          label="group", scale=1.0, title=kw.pop("title", self.title),
+                          xlabel=kw.pop("xlabel", f"restricted mean difference up to {self.tau:g}, level minus {ref}"),
+                          **kw)
+
 
 def _check_tau(tau: Any) -> float:
     try:
