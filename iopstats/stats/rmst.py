@@ -8,8 +8,10 @@ standard deviation of the truncated time ``min(T, tau)`` (what lifelines'
 ``restricted_mean_survival_time(return_variance=True)`` returns): with ``n``
 uncensored clients the two differ by a factor ``sqrt(n)``.
 
-Contrasts follow ``survRM2::rmst2``: difference ``RMST_g - RMST_ref`` with
-standard error ``sqrt(var_g + var_ref)``; ratio ``RMST_g / RMST_ref`` with limits
+Contrasts follow ``survRM2::rmst2`` with the package's orientation (reference minus
+level, as :func:`iopstats.compare_rates`: positive means more days in treatment at the
+reference, IOP): difference ``RMST_ref - RMST_g`` with standard error
+``sqrt(var_g + var_ref)``; ratio ``RMST_ref / RMST_g`` with limits
 ``exp(log ratio +/- z sqrt(var_g / RMST_g^2 + var_ref / RMST_ref^2))``.
 With case weights (IPTW, any non-integer weights) or ``cluster=`` (clients with
 several episodes) the variances are the robust infinitesimal-jackknife ones,
@@ -46,8 +48,8 @@ class RMSTResult(Result):
     ----------
     summary : DataFrame
         One row per non-reference group: group, reference, tau, rmst, rmst_reference,
-        difference, se, ci_low, ci_high, p_value, ratio, ratio_ci_low, ratio_ci_high,
-        ratio_p_value.
+        difference (reference minus group), se, ci_low, ci_high, p_value, ratio
+        (reference / group), ratio_ci_low, ratio_ci_high, ratio_p_value.
     groups : DataFrame
         Per group: group, n, events, tau, rmst, se, ci_low, ci_high.
     tau, confidence : float
@@ -62,13 +64,13 @@ class RMSTResult(Result):
     variance: str = "greenwood"
 
     def plot(self, ax=None, **kw):
-        """RMST differences (group minus reference) with their intervals; returns the Axes."""
+        """RMST differences (reference minus group) with their intervals; returns the Axes."""
         from iopstats.plots import comparison
 
         ref = self.summary["reference"].iloc[0] if len(self.summary) else ""
         return comparison(self.summary, ax=ax, estimate="difference", ci_low="ci_low", ci_high="ci_high",
                           label="group", scale=1.0, title=kw.pop("title", self.title),
-                          xlabel=kw.pop("xlabel", f"restricted mean difference up to {self.tau:g}, level minus {ref}"),
+                          xlabel=kw.pop("xlabel", f"restricted mean difference up to {self.tau:g}, {ref} minus level"),
                           **kw)
 
 
@@ -162,7 +164,7 @@ def rmst_difference(
     cluster: str | None = None,
     confidence: float = 0.95,
 ) -> RMSTResult:
-    """Restricted mean survival time of each group up to ``tau``, and its difference and ratio to a reference.
+    """Restricted mean survival time of each group up to ``tau``; reference minus each group and their ratio.
 
     Parameters
     ----------
@@ -207,9 +209,9 @@ def rmst_difference(
       group    rmst     se
     0   iop  13.722  2.565
     1    op  11.500  3.132
-    >>> res.summary[["group", "difference", "se", "ratio"]].round(3)
+    >>> res.summary[["group", "difference", "se", "ratio"]].round(3)  # iop minus op, iop / op
       group  difference     se  ratio
-    0    op      -2.222  4.049  0.838
+    0    op       2.222  4.049  1.193
     """
     tau = _check_tau(tau)
     confidence = check_confidence(confidence)
@@ -256,7 +258,7 @@ def rmst_difference(
 def _contrast(per, gi, g0, s, clus, z, labels, tau) -> dict:
     r1, v1, row1 = per[gi]
     r0, v0, row0 = per[g0]
-    diff = r1 - r0
+    diff = r0 - r1  # reference minus level, as compare_rates
     if clus is not None:
         n_c = int(clus.max()) + 1
         i1 = np.bincount(clus[s.group == gi], weights=row1, minlength=n_c)
@@ -267,12 +269,12 @@ def _contrast(per, gi, g0, s, clus, z, labels, tau) -> dict:
         v_diff = v1 + v0
         v_lr = v1 / r1**2 + v0 / r0**2
     se, lse = np.sqrt(v_diff), np.sqrt(v_lr)
-    lr = np.log(r1 / r0)
+    lr = np.log(r0 / r1)
     return {
         "group": labels[gi], "reference": labels[g0], "tau": tau, "rmst": r1, "rmst_reference": r0,
         "difference": diff, "se": se, "ci_low": diff - z * se, "ci_high": diff + z * se,
         "p_value": float(2 * norm.sf(abs(diff) / se)) if se > 0 else float("nan"),
-        "ratio": r1 / r0, "ratio_ci_low": float(np.exp(lr - z * lse)), "ratio_ci_high": float(np.exp(lr + z * lse)),
+        "ratio": r0 / r1, "ratio_ci_low": float(np.exp(lr - z * lse)), "ratio_ci_high": float(np.exp(lr + z * lse)),
         "ratio_p_value": float(2 * norm.sf(abs(lr) / lse)) if lse > 0 else float("nan"),
     }
 

@@ -57,9 +57,13 @@ def test_rmst_difference_against_R(name):
         np.testing.assert_allclose(res.groups["se"], g["se"], rtol=1e-10)
         c = con[(con["data"] == name) & (con["tau"] == tau)].reset_index(drop=True)
         assert list(_groups_as_text(res.summary)) == list(_groups_as_text(c))
-        for col in ["difference", "se", "ci_low", "ci_high", "p_value", "ratio", "ratio_ci_low",
-                    "ratio_ci_high", "ratio_p_value"]:
-            np.testing.assert_allclose(res.summary[col], c[col], rtol=1e-9, atol=1e-14, err_msg=col)
+        # R (survRM2) reports group minus reference; iopstats reference minus group (as compare_rates)
+        s = res.summary
+        expect = {"difference": -c["difference"], "se": c["se"], "ci_low": -c["ci_high"], "ci_high": -c["ci_low"],
+                  "p_value": c["p_value"], "ratio": 1 / c["ratio"], "ratio_ci_low": 1 / c["ratio_ci_high"],
+                  "ratio_ci_high": 1 / c["ratio_ci_low"], "ratio_p_value": c["ratio_p_value"]}
+        for col, want in expect.items():
+            np.testing.assert_allclose(s[col], want, rtol=1e-9, atol=1e-14, err_msg=col)
 
 
 @pytest.mark.parametrize("name", list(ROBUST))
@@ -74,8 +78,9 @@ def test_rmst_robust_against_R(name):
         np.testing.assert_allclose(res.groups["rmst"], g["rmst"], rtol=1e-10)
         np.testing.assert_allclose(res.groups["se"], g["se"], rtol=1e-9)
         c = con[(con["data"] == name) & (con["tau"] == tau)].reset_index(drop=True)
-        np.testing.assert_allclose(res.summary["difference"], c["difference"], rtol=1e-10)
+        np.testing.assert_allclose(res.summary["difference"], -c["difference"], rtol=1e-10)  # reference minus
         np.testing.assert_allclose(res.summary["se"], c["se"], rtol=1e-9)
+        np.testing.assert_allclose(res.summary["ratio"], 1 / c["ratio"], rtol=1e-10)
         np.testing.assert_allclose(np.log(res.summary["ratio_ci_high"] / res.summary["ratio"]),
                                    1.959963984540054 * c["log_ratio_se"], rtol=1e-9)
 
@@ -154,5 +159,5 @@ def test_rmst_interval_coverage_by_simulation():
         c = rng.uniform(10, 60, size=2 * n)
         df = pd.DataFrame({"t": np.minimum(t_ev, c), "e": (t_ev <= c).astype(int), "g": g})
         r = rmst_difference(df, "t", "e", by="g", tau=tau).summary.iloc[0]
-        hits += r["ci_low"] <= truth[1] - truth[0] <= r["ci_high"]
+        hits += r["ci_low"] <= truth[0] - truth[1] <= r["ci_high"]  # reference (g = 0) minus level
     assert 0.92 <= hits / 300 <= 0.98
