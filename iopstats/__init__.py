@@ -9,6 +9,8 @@ The public API is re-exported here lazily so ``import iopstats`` stays fast:
 * statistics: :func:`kaplan_meier`, :func:`logrank`, :func:`cumulative_incidence`,
   :func:`cox`, :func:`cox_zph`, :func:`rates`, :func:`compare_rates`,
   :func:`logistic`, :func:`standardized_rates`, :func:`iptw`, :func:`power_two_proportions`
+* survival and causal comparisons: :func:`rmst_difference`, :func:`fine_gray`, :func:`aipw`,
+  :func:`e_value`, :func:`effect_modification` (plots of results: :mod:`iopstats.plots`)
 """
 
 from __future__ import annotations

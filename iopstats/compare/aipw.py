@@ -207,6 +207,10 @@ def aipw(
     y_all = binary_outcome(data, outcome)
     f_all = frequency_weights(data, weights)
     f_all = np.ones(len(data)) if f_all is None else f_all
+    if np.any(f_all != np.round(f_all)):
+        raise IopstatsError("aipw() weights must be whole-number frequency weights (counts of a collapsed table)",
+                            column=weights, fix="pass the count column of a collapsed table; AIPW builds its "
+                                                "own inverse probability weights")
     a_all = data[treatment].map({lv: i for i, lv in enumerate(order)}).to_numpy(dtype=float, na_value=np.nan)
     keep = ~np.isnan(y_all) & ~np.isnan(a_all) & (f_all > 0)
     design = design_matrix(data, covs, keep=keep)

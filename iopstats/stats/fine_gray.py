@@ -339,6 +339,11 @@ def fine_gray(
     check_frame(data, [time, cause, *covs] + ([weights] if weights else []))
     f_all = frequency_weights(data, weights)
     f_all = np.ones(len(data)) if f_all is None else f_all
+    if np.any(f_all != np.round(f_all)):
+        raise IopstatsError(
+            "fine_gray() weights must be whole-number frequency weights (counts of a collapsed table)",
+            column=weights, fix="crr has no case weights; for IPTW-weighted competing risks use "
+                                "cumulative_incidence on the weighted data or aggregate to counts")
     t_all = pd.to_numeric(data[time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     if (t_all[~np.isnan(t_all)] < 0).any() or np.isinf(t_all).any():
         raise IopstatsError("times must be finite and >= 0", column=time, fix="drop or fix those rows")

@@ -103,5 +103,7 @@ def test_aipw_bad_input():
         aipw(ADJ, "done", ["sev"], nuisance="maybe")
     with pytest.raises(IopstatsError, match="reference"):
         aipw(ADJ, "done", ["sev"], reference="php")
+    with pytest.raises(IopstatsError, match="whole-number frequency weights"):
+        aipw(ADJ, "done", ["sev"], weights="iptw")
     with pytest.raises(IopstatsError, match="estimand"):
         iptw(ADJ, "level_of_care", ["sev"], estimand="ATC")

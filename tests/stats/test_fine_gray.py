@@ -94,5 +94,7 @@ def test_fine_gray_bad_input():
         fine_gray(CTN, "time_in_treatment", "exit_cause", ["sex"], event="relapse")
     with pytest.raises(IopstatsError, match="covariate"):
         fine_gray(CTN, "time_in_treatment", "exit_cause", [], event="dropped_out")
+    with pytest.raises(IopstatsError, match="whole-number frequency weights"):
+        fine_gray(CR.assign(w=0.5), "time", "cause", ["group"], weights="w")
     with pytest.raises(IopstatsError, match="categorical covariate"):
         _fit("cr_cause1").adjusted_cif(CR, by="time")
