@@ -25,7 +25,7 @@ import pandas as pd
 from iopstats._results import Result
 from iopstats.exceptions import IopstatsError
 
-__all__ = ["e_value", "EValueResult"]
+__all__ = ["e_value", "add_e_values", "EValueResult"]
 
 _MEASURES = ("RR", "OR", "HR")
 
@@ -156,3 +156,45 @@ def _ci_part(rr, lo, hi, i, measure, rare, t_rr) -> tuple[float, float]:
         return np.nan, np.nan
     lim = _to_rr(np.array([hi[i]]), measure, rare)[0] / t_rr
     return lim, 1.0 if lim >= 1 else float(_e(np.array([lim]))[0])
+
+
+def add_e_values(
+    frame: pd.DataFrame,
+    estimate: str,
+    ci_low: str,
+    ci_high: str,
+    measure: str,
+    rare: bool | None = None,
+    prefix: str | None = None,
+) -> pd.DataFrame:
+    """A copy of ``frame`` with the E-values of its ratio columns added (for report tables).
+
+    Adds ``<prefix>_e_value`` and ``<prefix>_e_value_ci`` (prefix defaults to ``estimate``);
+    rows with a missing estimate (e.g. the reference level) get NaN.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"level": ["iop", "op"], "hazard_ratio": [np.nan, 1.6],
+    ...                   "hr_ci_low": [np.nan, 1.4], "hr_ci_high": [np.nan, 1.8]})
+    >>> out = add_e_values(t, "hazard_ratio", "hr_ci_low", "hr_ci_high", "HR", rare=False)
+    >>> out[["hazard_ratio_e_value", "hazard_ratio_e_value_ci"]].round(3)
+       hazard_ratio_e_value  hazard_ratio_e_value_ci
+    0                   NaN                      NaN
+    1                 2.113                    1.838
+    """
+    for c in (estimate, ci_low, ci_high):
+        if c not in frame.columns:
+            raise IopstatsError("column not found", column=c, fix="name the ratio and its limits")
+    out = frame.copy()
+    name = prefix or estimate
+    ok = frame[estimate].notna().to_numpy()
+    ev = np.full(len(frame), np.nan)
+    ev_ci = np.full(len(frame), np.nan)
+    if ok.any():
+        res = e_value(frame.loc[ok, estimate].to_numpy(float), frame.loc[ok, ci_low].to_numpy(float),
+                      frame.loc[ok, ci_high].to_numpy(float), measure=measure, rare=rare).summary
+        ev[ok] = res["e_value"].to_numpy()
+        ev_ci[ok] = res["e_value_ci"].to_numpy()
+    out[f"{name}_e_value"] = ev
+    out[f"{name}_e_value_ci"] = ev_ci
+    return out

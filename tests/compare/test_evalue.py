@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from iopstats import e_value
+from iopstats.compare.evalue import add_e_values
 from iopstats.exceptions import IopstatsError
 
 
@@ -90,3 +91,14 @@ def test_bad_input():
         e_value(-0.2)
     with pytest.raises(IopstatsError, match="measure"):
         e_value(1.2, measure="RD")
+
+
+def test_add_e_values_to_a_table():
+    import pandas as pd
+
+    t = pd.DataFrame({"level": ["iop", "op", "res"], "adj_odds_ratio": [np.nan, 0.8, 1.3],
+                      "lo": [np.nan, 0.6, 0.9], "hi": [np.nan, 1.1, 1.9]})
+    out = add_e_values(t, "adj_odds_ratio", "lo", "hi", "OR", rare=False, prefix="or")
+    assert np.isnan(out.loc[0, "or_e_value"]) and "or_e_value" not in t.columns
+    assert out.loc[2, "or_e_value"] == pytest.approx(_e(np.sqrt(1.3)))
+    assert out.loc[1, "or_e_value_ci"] == 1.0  # interval 0.6 to 1.1 holds the null
