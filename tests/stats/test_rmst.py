@@ -161,3 +161,25 @@ def test_rmst_interval_coverage_by_simulation():
         r = rmst_difference(df, "t", "e", by="g", tau=tau).summary.iloc[0]
         hits += r["ci_low"] <= truth[0] - truth[1] <= r["ci_high"]  # reference (g = 0) minus level
     assert 0.92 <= hits / 300 <= 0.98
+
+
+def test_lifelines_returns_the_variance_of_the_truncated_time_not_of_the_estimate():
+    """lifelines' restricted_mean_survival_time(return_variance=True) is var(min(T, tau)): n times ours."""
+    import warnings
+
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import restricted_mean_survival_time
+
+    rng = np.random.default_rng(5)
+    t = np.round(rng.exponential(40, size=400)) + 1
+    df = pd.DataFrame({"t": t, "e": 1, "g": np.repeat(["a", "b"], 200)})
+    ta = t[:200]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lifelines' numerical integration warns
+        kmf = KaplanMeierFitter().fit(ta, np.ones(200))
+        mean_ll, var_ll = restricted_mean_survival_time(kmf, t=60, return_variance=True)
+    ours = rmst_difference(df, "t", "e", by="g", tau=60).groups.iloc[0]
+    x = np.minimum(ta, 60)
+    assert mean_ll == pytest.approx(ours["rmst"], rel=1e-6)
+    assert np.sqrt(var_ll) == pytest.approx(x.std(), rel=1e-3)  # sd of the truncated time
+    assert ours["se"] == pytest.approx(x.std() / np.sqrt(200), rel=1e-10)  # se of the estimate
