@@ -30,6 +30,7 @@ MODELS = {  # name -> (kind, data, columns, covariates, pair)
     "adj_cox_ff": ("cox", ADJ, ("days", "left"), ["level_of_care", "sev", "age"], ("level_of_care", "sev")),
     "adj_cox_fn": ("cox", ADJ, ("days", "left"), ["level_of_care", "age", "sev"], ("level_of_care", "age")),
     "adj_logit_ff": ("logistic", ADJ, ("done",), ["level_of_care", "sev", "sex"], ("level_of_care", "sev")),
+    "adj_logit_fn": ("logistic", ADJ, ("done",), ["level_of_care", "age", "sex"], ("level_of_care", "age")),
 }
 
 

@@ -10,6 +10,7 @@
 #   adj_cox_ff:   coxph(Surv(days, left) ~ level_of_care * sev + age)       (3 x 3 factors)
 #   adj_cox_fn:   coxph(Surv(days, left) ~ level_of_care * age + sev)       (factor x numeric)
 #   adj_logit_ff: glm(done ~ level_of_care * sev + sex, binomial)
+#   adj_logit_fn: glm(done ~ level_of_care * age + sex, binomial)           (factor x numeric)
 # Output: coefficients and se with R's names; log-likelihoods of the models with and without
 # the interaction (LR test as anova); Wald test of the interaction block; and the
 # stratum-specific effects exp(b[a] + b[a:m]) with se from vcov.
@@ -31,7 +32,9 @@ fits <- list(
   adj_cox_fn = list(f = Surv(days, left) ~ level_of_care * age + sev, r = Surv(days, left) ~ level_of_care + age + sev,
                     d = adj, cox = TRUE, e = NULL, m = NULL),
   adj_logit_ff = list(f = done ~ level_of_care * sev + sex, r = done ~ level_of_care + sev + sex,
-                      d = adj, cox = FALSE, e = "level_of_care", m = "sev")
+                      d = adj, cox = FALSE, e = "level_of_care", m = "sev"),
+  adj_logit_fn = list(f = done ~ level_of_care * age + sex, r = done ~ level_of_care + age + sex,
+                      d = adj, cox = FALSE, e = NULL, m = NULL)
 )
 co <- list(); te <- list(); em <- list()
 for (nm in names(fits)) {
