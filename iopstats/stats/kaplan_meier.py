@@ -298,7 +298,7 @@ def kaplan_meier(
     if tau is not None and not (np.isfinite(tau) and tau > 0):
         raise IopstatsError("tau must be a positive number", value=tau, fix="e.g. tau=90 for the first 90 days")
     s = prepare(data, time, event, by=by, strata=cluster, weights=weights, func="kaplan_meier")
-    robust = _robust_choice(s.weight, weights, cluster, robust)
+    how = _robust_choice(s.weight, weights, cluster, robust)
     z = float(norm.ppf(1 - (1 - confidence) / 2))
     gcode, t_all, counts = count_table(s.time, s.group, s.status, s.weight, 2)
     bounds = np.searchsorted(gcode, np.arange(len(s.group_labels) + 1))
@@ -311,15 +311,15 @@ def kaplan_meier(
         t, cens, d = t_all[sl], counts[sl, 0], counts[sl, 1]
         n_risk = np.cumsum((d + cens)[::-1])[::-1]
         surv = np.cumprod(1.0 - d / n_risk)
-        if robust is None:
+        if how is None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 gw = np.cumsum(np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0))
             rmean, rmean_se = _rmean(t, surv, n_risk, d, end_time)
         else:
-            gw, rmean, rmean_se = _robust_group(s, gi, robust, end_time)
+            gw, rmean, rmean_se = _robust_group(s, gi, how, end_time)
         se_log = np.where(surv == 0, np.nan, np.sqrt(gw))
         lo, hi = _confint(surv, se_log, conf_type, z)
-        std_err = surv * se_log if robust is None else np.where(surv == 0, 0.0, surv * se_log)  # as R
+        std_err = surv * se_log if how is None else np.where(surv == 0, 0.0, surv * se_log)  # as R
         parts.append([t, n_risk, d, cens, surv, std_err, lo, hi])
         med = _r_median(surv, t)
         rows.append({
@@ -338,10 +338,10 @@ def kaplan_meier(
     integer_counts(summary, ("n", "events"))
     if tau is None:
         remarks.append(f"Restricted mean up to the largest observed time, {end_time:g} (R rmean='common').")
-    if robust is not None:
-        remarks.append(_ROBUST_REMARK[robust].format(cluster=cluster))
+    if how is not None:
+        remarks.append(_ROBUST_REMARK[how].format(cluster=cluster))
     what = f" by {by}" if by else ""
     return KaplanMeierResult(
         summary=summary, table=table, conf_type=conf_type, confidence=confidence,
-        variance="greenwood" if robust is None else "robust", title=f"Kaplan-Meier estimate of {time} ({event}){what}", remarks=tuple(remarks),
+        variance="greenwood" if how is None else "robust", title=f"Kaplan-Meier estimate of {time} ({event}){what}", remarks=tuple(remarks),
     )
