@@ -220,7 +220,7 @@ def aipw(
     if np.bincount(a, weights=f_all[rows], minlength=K).min() <= 0:
         raise IopstatsError("every level needs rows with a known outcome and complete covariates",
                             column=treatment, fix="drop empty levels before the comparison")
-    cells, cell_of_row = _cells(design, a, y_all[rows], f_all[rows], K)
+    cells = _cells(design, a, y_all[rows], f_all[rows], K)
     mu, infl, e, beta = _influence(cells, K, nuisance)
     n = cells.f.sum()
     summary = _summary(order, cells, mu, infl, n, conf, weights is None)
@@ -242,13 +242,13 @@ def aipw(
                       title=f"Doubly robust (AIPW) risk of {outcome} by {treatment}")
 
 
-def _cells(design, a, y, f, K) -> tuple[_Cells, np.ndarray]:
+def _cells(design, a, y, f, K) -> _Cells:
     P = design.n_patterns
     key = (design.pattern_codes * K + a) * 2 + y.astype(np.int64)
     uk, inv = np.unique(key, return_inverse=True)
     cf = np.bincount(inv, weights=f)
     Xp = np.column_stack([np.ones(P), design.patterns]).astype(float)
-    return _Cells(p=uk // (2 * K), a=(uk // 2) % K, y=(uk % 2).astype(float), f=cf, Xp=Xp), inv
+    return _Cells(p=uk // (2 * K), a=(uk // 2) % K, y=(uk % 2).astype(float), f=cf, Xp=Xp)
 
 
 def _summary(order, c, mu, infl, n, conf, whole) -> pd.DataFrame:
