@@ -9,6 +9,8 @@ The public API is re-exported here lazily so ``import iopstats`` stays fast:
 * statistics: :func:`kaplan_meier`, :func:`logrank`, :func:`cumulative_incidence`,
   :func:`cox`, :func:`cox_zph`, :func:`rates`, :func:`compare_rates`,
   :func:`logistic`, :func:`standardized_rates`, :func:`iptw`, :func:`power_two_proportions`
+* survival and causal comparisons: :func:`rmst_difference`, :func:`fine_gray`, :func:`aipw`,
+  :func:`e_value`, :func:`effect_modification` (plots of results: :mod:`iopstats.plots`)
 """
 
 from __future__ import annotations
@@ -70,6 +72,12 @@ _API = {
     "unit_count_table": "iopstats.compare.unit_counts",
     "national_discharge_table": "iopstats.compare.national_table",
     "national_table_from_parquet": "iopstats.compare.national_table",
+    # issue 14: survival and causal comparisons
+    "rmst_difference": "iopstats.stats.rmst",
+    "fine_gray": "iopstats.stats.fine_gray",
+    "aipw": "iopstats.compare.aipw",
+    "e_value": "iopstats.compare.evalue",
+    "effect_modification": "iopstats.stats.effect_modification",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]

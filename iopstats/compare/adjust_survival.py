@@ -18,6 +18,7 @@ from scipy import stats
 from iopstats._checks import check_frame, frequency_weights
 from iopstats.compare.propensity import IPTWResult, _resolve_propensity
 from iopstats.exceptions import IopstatsError
+from iopstats.stats._km_ij import ij_curve
 from iopstats.stats._surv_utils import prepare
 from iopstats.stats.kaplan_meier import KaplanMeierResult, _confint, _r_median, kaplan_meier
 
@@ -56,41 +57,6 @@ def _propensity_warnings(prop: IPTWResult) -> list[str]:
     return [r for r in prop.remarks if r.startswith(("Positivity", "Extreme", "Imbalance"))]
 
 
-def _km_robust(time, status, group, w, f, n_groups):
-    """Infinitesimal-jackknife standard error of the weighted Kaplan-Meier survival.
-
-    R ``survfit(weights=)`` with non-integer weights (robust variance). For row
-    i with time T_i, event d_i and case weight w_i, the derivative of log S(t)
-    with respect to w_i is ``d_i 1(T_i <= t) g(T_i) - H(min(t, T_i))`` with
-    ``g = 1 / (n - d)`` and ``H(t) = sum_{s <= t} d(s) / (n(s) (n(s) - d(s)))``;
-    the variance of S(t) is ``S(t)^2 sum_i f_i (w_i dlogS_i)^2``, ``f_i`` being
-    frequency weights (one collapsed row = f_i independent rows).
-    Returns per group the standard error of log S at the group's distinct times.
-    """
-    out = []
-    for gi in range(n_groups):
-        s = group == gi
-        t, d_i, wi, fi = time[s], status[s], w[s], f[s]
-        ut, idx = np.unique(t, return_inverse=True)
-        cw = wi * fi
-        d = np.bincount(idx, weights=cw * d_i, minlength=len(ut))
-        tot = np.bincount(idx, weights=cw, minlength=len(ut))
-        n = np.cumsum(tot[::-1])[::-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            c = np.where(n > d, 1.0 / (n * (n - d)), 0.0)
-        g = n * c
-        H = np.cumsum(d * c)
-        q = fi * wi * wi  # f_i units each with squared case weight w_i^2
-        # rows still at risk after t_k contribute H(t_k)^2; rows ended at or before t_k a constant
-        q_by_t = np.bincount(idx, weights=q, minlength=len(ut))
-        after = np.concatenate((np.cumsum(q_by_t[::-1])[::-1][1:], [0.0]))
-        const = q * (d_i * g[idx] - H[idx]) ** 2
-        done = np.cumsum(np.bincount(idx, weights=const, minlength=len(ut)))
-        var_log = H * H * after + done
-        out.append(np.sqrt(var_log))
-    return out
-
-
 def iptw_kaplan_meier(
     data: pd.DataFrame,
     time: str,
@@ -105,6 +71,7 @@ def iptw_kaplan_meier(
     weights: str | None = None,
     conf_type: str = "log",
     confidence: float = 0.95,
+    tau: float | None = None,
 ) -> KaplanMeierResult:
     """Kaplan-Meier curves by level of care, weighted by IPTW (adjusted survival curves).
 
@@ -128,16 +95,15 @@ def iptw_kaplan_meier(
         Precomputed ``iptw(data, ...)`` on the same rows (same index).
     weights : str, optional
         Frequency weights (collapsed table); results equal the row level.
-    conf_type, confidence :
-        As :func:`iopstats.kaplan_meier`.
+    conf_type, confidence, tau :
+        As :func:`iopstats.kaplan_meier` (``tau``: horizon of the restricted mean).
 
     Returns
     -------
     KaplanMeierResult
         Weighted curves per level (``n_at_risk`` and counts are sums of
-        weights); ``std_err``, ``ci_low``, ``ci_high`` and the median limits
-        use the robust variance; ``rmean_se`` is NaN (Greenwood's formula does
-        not apply to IPT weights).
+        weights); ``std_err``, ``ci_low``, ``ci_high``, the median limits and
+        ``rmean_se`` (of the restricted mean up to ``tau``) use the robust variance.
 
     Notes
     -----
@@ -166,7 +132,7 @@ def iptw_kaplan_meier(
     w = prop.weights.to_numpy(dtype=float)
     work = _weighted_frame(data, columns, treatment, prop, f)
     km = kaplan_meier(work, time, event, by=treatment, conf_type=conf_type, confidence=confidence,
-                      weights=_W_COL)
+                      weights=_W_COL, tau=tau)
     # robust (IJ) standard errors on the same rows kaplan_meier used
     iw = work.copy()
     used = iw[_W_COL].to_numpy() > 0
@@ -174,14 +140,15 @@ def iptw_kaplan_meier(
     iw["__f"] = np.where(used, f, 0.0)
     s_w = prepare(iw, time, event, by=treatment, weights="__w", func="iptw_kaplan_meier")
     s_f = prepare(iw, time, event, by=treatment, weights="__f", func="iptw_kaplan_meier")
-    robust = _km_robust(s_w.time, s_w.status.astype(float), s_w.group, s_w.weight, s_f.weight,
-                        len(s_w.group_labels))
     z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
     table = km.table.copy()
     summary = km.summary.copy()
     for gi, label in enumerate(s_w.group_labels):
         sel = (table["group"] == label).to_numpy()
-        se_log = robust[gi]
+        g = s_w.group == gi  # f frequency copies of each row, each with IPT weight w
+        ij = ij_curve(s_w.time[g], s_w.status[g].astype(float), s_w.weight[g], s_f.weight[g], None,
+                      float(summary["tau"].iloc[gi]))
+        se_log = np.sqrt(ij.var_log)
         surv = table.loc[sel, "survival"].to_numpy()
         se_log = np.where(surv == 0, np.nan, se_log)
         lo, hi = _confint(surv, se_log, conf_type, z)
@@ -192,7 +159,7 @@ def iptw_kaplan_meier(
         srow = (summary["group"] == label).to_numpy()
         summary.loc[srow, "median_ci_low"] = _r_median(lo, tg)
         summary.loc[srow, "median_ci_high"] = _r_median(hi, tg)
-    summary["rmean_se"] = np.nan
+        summary.loc[srow, "rmean_se"] = float(np.sqrt(ij.rmst_var))
     remarks = list(km.remarks) + [
         f"Weighted by {prop.estimand} inverse probability of treatment weights "
         f"(propensity model on {' + '.join(prop.covariates)}); standard errors and limits are robust "

@@ -34,7 +34,7 @@ from iopstats.stats.design import design_matrix
 
 __all__ = ["iptw", "IPTWResult"]
 
-_ESTIMANDS = ("ATE", "ATT")
+_ESTIMANDS = ("ATE", "ATT", "ATO")
 _MAX_ITER = 60
 _PS_RATIO = 0.1  # propensity / level share below which overlap is reported as poor
 _W_HIGH = 10.0  # stabilized weight above which a weight is reported as extreme
@@ -198,15 +198,20 @@ def iptw(
     reference : object
         Reference level: listed first, the comparison level of the balance
         table and, for ``estimand="ATT"``, the target population.
-    estimand : {"ATE", "ATT"}
+    estimand : {"ATE", "ATT", "ATO"}
         ``"ATE"``: weights ``1 / e_a(x)`` (``e_a`` = propensity of the row's own
         level ``a``) target the whole population. ``"ATT"``: weights
         ``e_ref(x) / e_a(x)`` (1 for the reference level) target the population
         treated at the reference level (e.g. "patients like those in IOP").
+        ``"ATO"``: generalized overlap weights ``h(x) / e_a(x)`` with
+        ``h(x) = 1 / sum_k 1 / e_k(x)`` (Li & Li 2019; ``e_1 e_0 / e_a`` with two
+        levels) target the patients every level could plausibly take; they are
+        bounded by 1, need no trimming and balance the means of the model's
+        covariates exactly with two levels.
     stabilized : bool
         Multiply ATE weights by the level's share ``P(a)`` (ATT weights of other
         levels by ``P(a) / P(ref)``), so weights average about 1 within each
-        level. Point estimates of weighted (Hajek) means are unchanged.
+        level; ATO weights are divided by their mean within each level. Point estimates of weighted (Hajek) means are unchanged.
     trim : float, optional
         Truncation quantile in (0.5, 1), e.g. 0.99: weights above that quantile
         (over all rows used) are set to it (counted in ``n_trimmed``).
@@ -304,6 +309,11 @@ def iptw(
         w = 1.0 / e_own
         if stabilized:
             w = w * share[a]
+    elif estimand == "ATO":
+        w = 1.0 / (e_own * (1.0 / probs).sum(axis=1))
+        if stabilized:
+            mean_w = np.bincount(a, weights=f * w, minlength=K) / np.bincount(a, weights=f, minlength=K)
+            w = w / mean_w[a]
     else:
         w = probs[:, 0] / e_own
         if stabilized:

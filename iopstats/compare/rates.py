@@ -19,7 +19,11 @@ Methods (each also stated in the result's ``remarks``):
   and their intervals.
 * **Test**: Pearson chi-square without continuity correction (R's
   ``prop.test(correct = FALSE)``), or Fisher's exact test (R's
-  ``fisher.test``) when any expected count of the 2 x 2 table is below 5.
+  ``fisher.test``) when any expected count of the 2 x 2 table is below 5. With
+  Fisher's test the summary also carries the conditional maximum-likelihood odds
+  ratio and its exact interval (``fisher_odds_ratio``, ``fisher_or_ci_low``,
+  ``fisher_or_ci_high``; R ``fisher.test()$estimate`` and ``$conf.int``, two-sided
+  at ``confidence``), from ``scipy.stats.contingency.odds_ratio(kind="conditional")``.
   One-sided alternatives refer to the reference rate: ``"greater"`` means
   IOP's rate is higher. p-values are adjusted across the comparisons by Holm
   (family-wise error) and Benjamini-Hochberg (false discovery rate).
@@ -91,6 +95,20 @@ class RateComparison(Result):
     reference: object = None
     margin: float | None = None
 
+    def plot(self, ax=None, adjusted: bool = False, **kw):
+        """Risk differences (reference minus level) with their intervals (:func:`iopstats.plots.comparison`).
+
+        ``adjusted=True`` draws the case-mix adjusted differences. Returns the Axes.
+        """
+        from iopstats.plots import comparison
+
+        if adjusted:
+            if self.adjusted is None:
+                raise IopstatsError("no adjusted comparison in this result", fix="call compare_rates(..., adjust=[...])")
+            return comparison(self.adjusted, ax=ax, estimate="adj_risk_difference", ci_low="ci_low",
+                              ci_high="ci_high", title=kw.pop("title", self.title + " (adjusted)"), **kw)
+        return comparison(self.summary, ax=ax, title=kw.pop("title", self.title), **kw)
+
 
 # ----------------------------------------------------------------------------
 # building blocks (vectorized over comparisons)
@@ -99,6 +117,16 @@ class RateComparison(Result):
 
 def _one_sided(z: np.ndarray, upper: bool) -> np.ndarray:
     return stats.norm.sf(z) if upper else stats.norm.cdf(z)
+
+
+def _fisher_odds_ratio(a, n1, c, n2, conf: float) -> tuple[float, float, float]:
+    """Conditional MLE odds ratio (reference over level) and exact interval, as R fisher.test."""
+    from scipy.stats.contingency import odds_ratio
+
+    table = np.round(np.array([[a, n1 - a], [c, n2 - c]])).astype(np.int64)
+    res = odds_ratio(table, kind="conditional")
+    ci = res.confidence_interval(confidence_level=conf)
+    return float(res.statistic), float(ci.low), float(ci.high)
 
 
 def _two_by_two_test(a, n1, c, n2, alternative: str) -> tuple[str, float, float]:
@@ -249,7 +277,9 @@ def compare_rates(
         (reference minus level), ``rd_ci_low``, ``rd_ci_high`` (Newcombe),
         ``risk_ratio`` (reference / level), ``rr_ci_low``, ``rr_ci_high``,
         ``odds_ratio``, ``or_ci_low``, ``or_ci_high``, ``test``,
-        ``statistic``, ``p_value``, ``p_holm``, ``p_bh``; with ``margin`` also
+        ``statistic``, ``p_value``, ``p_holm``, ``p_bh``, ``fisher_odds_ratio``,
+        ``fisher_or_ci_low``, ``fisher_or_ci_high`` (conditional MLE odds ratio and exact
+        interval where Fisher's test is used, NaN otherwise); with ``margin`` also
         ``ni_p_value``, ``ni_p_holm``, ``equivalence_p_value``,
         ``equivalence_p_holm``; and ``conclusion`` in plain words: without a
         margin, whether the rates differ (``p_holm`` below ``1 - confidence``);
@@ -342,6 +372,10 @@ def compare_rates(
     )
     tests = [_two_by_two_test(a, n1, ci, n2i, alternative) for ci, n2i in zip(c, n2)]
     pvals = np.array([t[2] for t in tests])
+    fisher_or = np.full((len(other), 3), np.nan)
+    for i, t in enumerate(tests):
+        if t[0] == "fisher":
+            fisher_or[i] = _fisher_odds_ratio(a, n1, c[i], n2[i], conf)
     summary = pd.DataFrame(
         {
             "level": [present_levels[i] for i in other],
@@ -352,6 +386,8 @@ def compare_rates(
             "odds_ratio": orr, "or_ci_low": or_lo, "or_ci_high": or_hi,
             "test": [t[0] for t in tests], "statistic": [t[1] for t in tests],
             "p_value": pvals, "p_holm": holm(pvals), "p_bh": benjamini_hochberg(pvals),
+            "fisher_odds_ratio": fisher_or[:, 0], "fisher_or_ci_low": fisher_or[:, 1],
+            "fisher_or_ci_high": fisher_or[:, 2],
         }
     )
     if weights is None:
@@ -394,7 +430,9 @@ def compare_rates(
         )
     if (summary["test"] == "fisher").any():
         remarks.append("Fisher's exact test used for: "
-                       + ", ".join(map(str, summary.loc[summary["test"] == "fisher", "level"])) + ".")
+                       + ", ".join(map(str, summary.loc[summary["test"] == "fisher", "level"]))
+                       + f"; for these the conditional maximum-likelihood odds ratio with its exact {conf:.0%} "
+                       "interval is in fisher_odds_ratio (as R fisher.test).")
     omnibus = _omnibus(ev, n)
     if omnibus["min_expected"].iloc[0] < 5:
         remarks.append("The omnibus chi-square has an expected count below 5: its p-value is "

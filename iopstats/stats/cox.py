@@ -22,7 +22,7 @@ from scipy import stats
 from iopstats._results import Result
 from iopstats.exceptions import IopstatsError
 from iopstats.stats._cox_fit import CoxData, newton, score_residual_crossprod
-from iopstats.stats.design import Design, design_matrix
+from iopstats.stats.design import Design, design_matrix, with_interactions
 
 __all__ = ["CoxResult", "cox"]
 
@@ -79,6 +79,12 @@ class CoxResult(Result):
     robust: bool = False
     terms: dict = field(default_factory=dict)
     _fit: CoxFitData | None = field(default=None, compare=False)
+
+    def plot(self, ax=None, **kw):
+        """Forest plot of the hazard ratios with their intervals (:func:`iopstats.plots.forest`); returns the Axes."""
+        from iopstats.plots import forest
+
+        return forest(self.summary, ax=ax, estimate="hr", title=kw.pop("title", self.title), **kw)
 
     def predict_linear(self, data: pd.DataFrame) -> pd.Series:
         """Linear predictor ``X beta`` (log relative hazard against the reference levels, 0 for
@@ -203,6 +209,7 @@ def cox(
     confidence: float = 0.95,
     robust: bool | None = None,
     max_iter: int = 30,
+    interactions: Sequence[tuple[str, str]] | None = None,
 ) -> CoxResult:
     """Cox proportional hazards regression (partial likelihood), as R's ``coxph``.
 
@@ -238,6 +245,13 @@ def cox(
         frequency-weighted row).
     max_iter : int
         Newton-Raphson iterations allowed.
+    interactions : list of (str, str), optional
+        Pairs of covariates whose interaction enters the model (both must be in
+        ``covariates``), e.g. ``[("level_of_care", "sex")]`` for R's
+        ``level_of_care * sex``; terms are named as in
+        :func:`iopstats.stats.design.with_interactions` (factor-by-factor
+        ``"a:b[x:y]"``). See :func:`iopstats.effect_modification` for the
+        effect of one covariate within levels of another and the interaction test.
 
     Returns
     -------
@@ -276,6 +290,7 @@ def cox(
         if c in (time, event, weights, cluster) or c in strata_cols:
             raise IopstatsError("a covariate is also used as time, event, weights, strata or cluster",
                                 column=str(c), fix="use each column in one role only")
+    data, cov_list, _ = with_interactions(data, cov_list, interactions)
     if cluster is not None and robust is False:
         raise IopstatsError("cluster= asks for a robust variance but robust=False",
                             column=cluster, fix="drop robust=False, or drop cluster= for model-based errors")

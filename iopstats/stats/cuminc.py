@@ -55,6 +55,12 @@ class CumIncResult(Result):
     gray: pd.DataFrame | None = None
     confidence: float = 0.95
 
+    def plot(self, ax=None, causes=None, ci: bool = True, **kw):
+        """Cumulative incidence curves per group and cause (:func:`iopstats.plots.cif`); returns the Axes."""
+        from iopstats.plots import cif
+
+        return cif(self.table, ax=ax, causes=causes, ci=ci, title=kw.pop("title", self.title), **kw)
+
     def incidence_at(self, times: float | Iterable[float]) -> pd.DataFrame:
         """Cumulative incidence at given times (``cmprsk::timepoints``).
 

@@ -8,6 +8,13 @@
   (``False`` before ``True``). Levels that do not occur in the rows used are dropped
   (with a remark), so the reference is the first level that occurs.
 * numeric covariates are used as they are (one column each).
+* interactions (:func:`with_interactions`) are derived columns added to a copy of the
+  data: a factor-by-factor pair ``a:b`` is one categorical column whose first level
+  ("reference") holds every row at the reference of ``a`` or of ``b`` and whose other
+  levels are the cells ``"<a level>:<b level>"``, so its indicators are exactly the
+  products of the indicators of ``a`` and ``b`` (R's ``a:b`` under ``a * b``); a
+  numeric-by-factor pair gives one numeric column per non-reference level,
+  ``"<x>:<b>[<level>]"``; numeric-by-numeric the product ``"<x>:<z>"``.
 
 Column names: ``"<covariate>[<level>]"`` for an indicator, e.g.
 ``"level_of_care[residential_short]"`` (the hazard or odds of that level against the
@@ -31,7 +38,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from iopstats.exceptions import IopstatsError
 
-__all__ = ["Block", "Design", "design_matrix", "is_categorical"]
+__all__ = ["Block", "Design", "design_matrix", "is_categorical", "with_interactions"]
 
 # Largest mixed-radix key range coded densely (bincount) instead of by hashing.
 _DENSE_LIMIT = 1 << 24
@@ -337,3 +344,91 @@ def design_matrix(
         raise IopstatsError("two model columns get the same name", column=dupc,
                             fix="rename a covariate so that '<covariate>[<level>]' names are unique")
     return Design(tuple(covariates), columns, tuple(blocks), rows, pcodes, patterns, tuple(remarks))
+
+
+_INTERACTION_REF = "reference"
+
+
+def _pair_list(interactions) -> list[tuple[str, str]]:
+    if interactions is None:
+        return []
+    if isinstance(interactions, str) or not all(
+            isinstance(p, Sequence) and not isinstance(p, str) and len(p) == 2 for p in interactions):
+        raise IopstatsError("interactions must be a list of column pairs", value=interactions,
+                            fix='e.g. interactions=[("level_of_care", "sex")]')
+    return [(str(a), str(b)) for a, b in interactions]
+
+
+def with_interactions(
+    data: pd.DataFrame, covariates: Sequence[str], interactions: Sequence[tuple[str, str]] | None
+) -> tuple[pd.DataFrame, list[str], dict[tuple[str, str], list[str]]]:
+    """A copy of ``data`` with interaction columns added, the covariate list and the new columns per pair.
+
+    Both members of each pair must be covariates (main effects stay in the model).
+    Without interactions the data are returned as they are (not copied).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"loc": ["iop", "op", "op", "iop"], "sex": ["f", "f", "m", "m"],
+    ...                    "age": [30.0, 40.0, 50.0, 20.0]})
+    >>> work, covs, new = with_interactions(df, ["loc", "sex", "age"], [("loc", "sex"), ("age", "loc")])
+    >>> covs
+    ['loc', 'sex', 'age', 'loc:sex', 'age:loc[op]']
+    >>> work["loc:sex"].tolist(), work["age:loc[op]"].tolist()
+    (['reference', 'reference', 'op:m', 'reference'], [0.0, 40.0, 50.0, 0.0])
+    """
+    pairs = _pair_list(interactions)
+    covs = list(covariates)
+    if not pairs:
+        return data, covs, {}
+    work = data.copy()
+    added: dict[tuple[str, str], list[str]] = {}
+    for a, b in pairs:
+        for c in (a, b):
+            if c not in covs:
+                raise IopstatsError("an interaction member is not a covariate", column=c,
+                                    fix=f"add {c!r} to the covariates (main effects stay in the model)")
+        if a == b or (a, b) in added or (b, a) in added:
+            raise IopstatsError("interaction listed twice or with itself", value=(a, b),
+                                fix="list each pair of different covariates once")
+        added[(a, b)] = _add_pair(work, data, a, b)
+        covs.extend(added[(a, b)])
+    return work, covs, added
+
+
+def _add_pair(work: pd.DataFrame, data: pd.DataFrame, a: str, b: str) -> list[str]:
+    sa, sb = data[a], data[b]
+    both = sa.notna() & sb.notna()
+    cat_a, cat_b = is_categorical(sa), is_categorical(sb)
+    if cat_a and cat_b:
+        name = f"{a}:{b}"
+        ca, la = _categorical_codes(sa.where(both))
+        cb, lb = _categorical_codes(sb.where(both))
+        cells = [f"{x}:{y}" for x in la[1:] for y in lb[1:]]
+        code = np.where((ca > 0) & (cb > 0), (ca - 1) * max(len(lb) - 1, 1) + (cb - 1) + 1, 0)
+        labels = np.array([_INTERACTION_REF] + cells, dtype=object)
+        vals = pd.Categorical.from_codes(np.where(both, code, -1), categories=list(labels))
+        _no_clash(work, name)
+        work[name] = pd.Series(vals, index=data.index)
+        return [name]
+    if cat_a or cat_b:
+        num, fac = (b, a) if cat_a else (a, b)
+        x = _numeric_values(data[num], num)
+        codes, levels = _categorical_codes(data[fac].where(both))
+        names = []
+        for i, lv in enumerate(levels[1:], start=1):
+            name = f"{num}:{fac}[{lv}]"
+            _no_clash(work, name)
+            work[name] = np.where(codes < 0, np.nan, x * (codes == i))
+            names.append(name)
+        return names
+    name = f"{a}:{b}"
+    _no_clash(work, name)
+    work[name] = _numeric_values(sa, a) * _numeric_values(sb, b)
+    return [name]
+
+
+def _no_clash(work: pd.DataFrame, name: str) -> None:
+    if name in work.columns:
+        raise IopstatsError("the data already hold a column named like an interaction", column=name,
+                            fix="rename that column")

@@ -6,6 +6,11 @@ curve sits at exactly 0.5) and restricted means, and ``summary(fit, times=)`` fo
 :meth:`KaplanMeierResult.survival_at`. The work is done on collapsed
 (group, time) counts, so ``weights=`` (frequency weights) on a collapsed table
 gives the same numbers as the row-level data.
+
+With ``cluster=`` (clients with several episodes) or non-integer ``weights=``
+(case weights, e.g. IPTW) the standard errors are the robust infinitesimal-jackknife
+ones of R ``survfit(..., id=, robust=TRUE)`` (R's default in both cases); Greenwood's
+formula is used only for frequency weights (whole numbers) without clusters.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from scipy.stats import norm
 
 from iopstats._results import Result
 from iopstats.exceptions import IopstatsError
+from iopstats.stats._km_ij import ij_curve
 from iopstats.stats._surv_utils import count_table, integer_counts, prepare
 
 __all__ = ["kaplan_meier", "KaplanMeierResult"]
@@ -45,11 +51,26 @@ class KaplanMeierResult(Result):
         ci_low, ci_high.
     conf_type, confidence : str, float
         Settings the confidence limits were computed with.
+    variance : {"greenwood", "robust"}
+        Greenwood's formula, or the robust infinitesimal jackknife (clusters, case weights).
     """
 
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     conf_type: str = "log"
     confidence: float = 0.95
+    variance: str = "greenwood"
+
+    def plot(self, ax=None, at_risk: bool = True, ci: bool = True, times=None, suppress_below: int | None = 11,
+             **kw):
+        """Curves with interval bands and the number-at-risk table under the axis (:func:`iopstats.plots.km`).
+
+        Returns the matplotlib Axes. Counts 1-10 are shown as "<11" and curves stop where
+        fewer than 11 are at risk unless ``suppress_below=None``.
+        """
+        from iopstats.plots import km
+
+        return km(self.table, ax=ax, at_risk=at_risk, ci=ci, times=times, suppress_below=suppress_below,
+                  title=kw.pop("title", self.title), **kw)
 
     def survival_at(self, times: float | Iterable[float]) -> pd.DataFrame:
         """Survival and its confidence limits at given times (R ``summary(fit, times=)``).
@@ -145,6 +166,48 @@ def _rmean(time: np.ndarray, surv: np.ndarray, n_risk: np.ndarray, n_event: np.n
     return float(np.sum(rect)), float(np.sqrt(var))
 
 
+_ROBUST_REMARK = {
+    "cluster": "Robust (infinitesimal jackknife) standard errors with episodes clustered within {cluster!r}, "
+               "as R survfit(id=, robust=TRUE).",
+    "case": "Non-integer weights are case weights, not counts: robust (infinitesimal jackknife) standard "
+            "errors, as R survfit's default.",
+    "rows": "Robust (infinitesimal jackknife) standard errors, each row its own cluster.",
+}
+
+
+def _robust_choice(w: np.ndarray, weights: str | None, cluster: str | None, robust: bool | None) -> str | None:
+    """None (Greenwood) or how the robust variance treats the rows: "cluster", "case" or "rows"."""
+    if robust is not None and not isinstance(robust, bool | np.bool_):
+        raise IopstatsError("robust must be True, False or None", value=robust)
+    fractional = weights is not None and bool(np.any(w != np.round(w)))
+    if robust is False and (fractional or cluster is not None):
+        why = f"cluster={cluster!r} is given" if cluster is not None else f"the weights in {weights!r} are not whole numbers"
+        raise IopstatsError(
+            f"robust=False would give Greenwood standard errors, which are wrong because {why}",
+            column=cluster or weights,
+            fix="leave robust unset (robust variance), or pass whole-number frequency weights without cluster=",
+        )
+    if cluster is not None:
+        return "cluster"
+    if fractional:
+        return "case"
+    return "rows" if robust else None
+
+
+def _robust_group(s, gi: int, how: str, tau: float) -> tuple[np.ndarray, float, float]:
+    """Robust variance of log S at the group's distinct times, its RMST and RMST standard error."""
+    sel = s.group == gi
+    t, st, w = s.time[sel], s.status[sel].astype(float), s.weight[sel]
+    ones = np.ones(len(t))
+    if how == "cluster":
+        ij = ij_curve(t, st, w, ones, s.strata[sel], tau)
+    elif how == "case":
+        ij = ij_curve(t, st, w, ones, None, tau)
+    else:  # whole-number weights: w independent copies of each row
+        ij = ij_curve(t, st, ones, w, None, tau)
+    return ij.var_log, ij.rmst, float(np.sqrt(ij.rmst_var))
+
+
 def kaplan_meier(
     data: pd.DataFrame,
     time: str,
@@ -154,6 +217,8 @@ def kaplan_meier(
     confidence: float = 0.95,
     weights: str | None = None,
     tau: float | None = None,
+    cluster: str | None = None,
+    robust: bool | None = None,
 ) -> KaplanMeierResult:
     """Kaplan-Meier survival curves, optionally by group.
 
@@ -173,10 +238,19 @@ def kaplan_meier(
     confidence : float
         Confidence level of the limits, e.g. 0.95.
     weights : str, optional
-        Column of frequency (case) weights, as R's ``survfit(weights=)``.
+        Column of weights, as R's ``survfit(weights=)``. Whole numbers are frequency
+        weights (a collapsed table gives the row-level numbers); non-integer weights are
+        case weights and get the robust variance (R's default; ``robust=False`` is refused).
     tau : float, optional
         Upper limit of the restricted mean. Default: the largest observed time over
         all groups (R's ``rmean="common"``).
+    cluster : str, optional
+        Column identifying the client when clients have several episodes: robust
+        variance summing each client's influence, as ``survfit(id=client, robust=TRUE)``.
+        Rows with a missing cluster are dropped (counted in ``remarks``).
+    robust : bool, optional
+        Force the robust (infinitesimal jackknife) variance (each row its own cluster
+        without ``cluster=``). Default: robust with ``cluster=`` or non-integer weights.
 
     Returns
     -------
@@ -187,7 +261,10 @@ def kaplan_meier(
 
     Notes
     -----
-    Standard errors are Greenwood's. Limits follow R ``survfit``: with "log" the
+    Standard errors are Greenwood's unless the variance is robust (then
+    ``rmean_se`` is the infinitesimal-jackknife standard error of the restricted mean,
+    the derivative of the area under the curve; R's ``print.survfit`` keeps the
+    Greenwood-type formula there). Limits follow R ``survfit``: with "log" the
     limits are ``S * exp(+/- z * se(log S))`` (upper capped at 1); with "log-log"
     they are undefined (NaN) where S is 0 or 1; all limits are NaN where S = 0.
     The median is R's: the first time S <= 0.5, or the midpoint to the next drop
@@ -220,7 +297,8 @@ def kaplan_meier(
         raise IopstatsError("confidence must be between 0 and 1", value=confidence, fix="e.g. confidence=0.95")
     if tau is not None and not (np.isfinite(tau) and tau > 0):
         raise IopstatsError("tau must be a positive number", value=tau, fix="e.g. tau=90 for the first 90 days")
-    s = prepare(data, time, event, by=by, weights=weights, func="kaplan_meier")
+    s = prepare(data, time, event, by=by, strata=cluster, weights=weights, func="kaplan_meier")
+    how = _robust_choice(s.weight, weights, cluster, robust)
     z = float(norm.ppf(1 - (1 - confidence) / 2))
     gcode, t_all, counts = count_table(s.time, s.group, s.status, s.weight, 2)
     bounds = np.searchsorted(gcode, np.arange(len(s.group_labels) + 1))
@@ -233,13 +311,17 @@ def kaplan_meier(
         t, cens, d = t_all[sl], counts[sl, 0], counts[sl, 1]
         n_risk = np.cumsum((d + cens)[::-1])[::-1]
         surv = np.cumprod(1.0 - d / n_risk)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gw = np.cumsum(np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0))
+        if how is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gw = np.cumsum(np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0))
+            rmean, rmean_se = _rmean(t, surv, n_risk, d, end_time)
+        else:
+            gw, rmean, rmean_se = _robust_group(s, gi, how, end_time)
         se_log = np.where(surv == 0, np.nan, np.sqrt(gw))
         lo, hi = _confint(surv, se_log, conf_type, z)
-        parts.append([t, n_risk, d, cens, surv, surv * se_log, lo, hi])
+        std_err = surv * se_log if how is None else np.where(surv == 0, 0.0, surv * se_log)  # as R
+        parts.append([t, n_risk, d, cens, surv, std_err, lo, hi])
         med = _r_median(surv, t)
-        rmean, rmean_se = _rmean(t, surv, n_risk, d, end_time)
         rows.append({
             "group": label, "n": n_risk[0], "events": d.sum(), "median": med,
             "median_ci_low": _r_median(lo, t), "median_ci_high": _r_median(hi, t),
@@ -256,8 +338,10 @@ def kaplan_meier(
     integer_counts(summary, ("n", "events"))
     if tau is None:
         remarks.append(f"Restricted mean up to the largest observed time, {end_time:g} (R rmean='common').")
+    if how is not None:
+        remarks.append(_ROBUST_REMARK[how].format(cluster=cluster))
     what = f" by {by}" if by else ""
     return KaplanMeierResult(
         summary=summary, table=table, conf_type=conf_type, confidence=confidence,
-        title=f"Kaplan-Meier estimate of {time} ({event}){what}", remarks=tuple(remarks),
+        variance="greenwood" if how is None else "robust", title=f"Kaplan-Meier estimate of {time} ({event}){what}", remarks=tuple(remarks),
     )

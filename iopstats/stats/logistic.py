@@ -39,6 +39,7 @@ from iopstats._checks import check_confidence, check_frame, column_list
 from iopstats._results import Result
 from iopstats.exceptions import IopstatsError
 from iopstats.stats._logistic_patterns import _collapse, _Fit, _fit_patterns, _Patterns
+from iopstats.stats.design import with_interactions
 
 __all__ = ["logistic", "LogisticResult"]
 
@@ -83,6 +84,13 @@ class LogisticResult(Result):
     converged: bool = False
     iterations: int = 0
 
+    def plot(self, ax=None, **kw):
+        """Forest plot of the odds ratios (intercept left out); returns the Axes."""
+        from iopstats.plots import forest
+
+        return forest(self.summary.drop(index="intercept", errors="ignore"), ax=ax, estimate="odds_ratio",
+                      xlabel=kw.pop("xlabel", "odds ratio (95% interval)"), title=kw.pop("title", self.title), **kw)
+
 
 def logistic(
     data: pd.DataFrame,
@@ -90,6 +98,7 @@ def logistic(
     covariates: str | Sequence[str],
     weights: str | None = None,
     confidence: float = 0.95,
+    interactions: Sequence[tuple[str, str]] | None = None,
 ) -> LogisticResult:
     """Logistic regression of a binary outcome, fitted on collapsed patterns.
 
@@ -106,6 +115,10 @@ def logistic(
         Column of frequency weights; the fit equals the row-level fit.
     confidence : float
         Level of the Wald intervals.
+    interactions : list of (str, str), optional
+        Pairs of covariates whose interaction enters the model (both must be in
+        ``covariates``), as R's ``glm(y ~ a * b)``; terms are named as in
+        :func:`iopstats.stats.design.with_interactions`.
 
     Returns
     -------
@@ -139,6 +152,7 @@ def logistic(
     check_frame(data, [outcome, *covs] + ([weights] if weights else []))
     if outcome in covs:
         raise IopstatsError("the outcome cannot also be a covariate", column=outcome)
+    data, covs, _ = with_interactions(data, covs, interactions)
     pat = _collapse(data, outcome, covs, weights)
     fit, D = _fit_patterns(pat)
     return _result(fit, pat, D.names, conf, outcome)

@@ -1,4 +1,4 @@
-"""Log-rank test for two or more survival curves, as R's ``survdiff`` (rho = 0).
+"""Log-rank test and its weighted family (Peto-Peto, Fleming-Harrington), as R's ``survdiff``.
 
 The k-sample statistic is ``(O - E)' V^-1 (O - E)`` over all groups but one, with
 the hypergeometric variance for tied times; ``strata=`` sums O, E and V over
@@ -6,6 +6,12 @@ strata like ``survdiff(Surv(t, e) ~ group + strata(s))``. The rows are collapsed
 once to (stratum, group, time) counts, so the test (and every pairwise test) costs
 a pass over the distinct times, and ``weights=`` (frequency weights) on a
 collapsed table gives the same numbers as the row-level data.
+
+``rho`` and ``gamma`` weight each event time by ``S(t-)^rho (1 - S(t-))^gamma``, ``S(t-)``
+being the pooled Kaplan-Meier curve of the stratum just before t (left-continuous):
+``rho=1`` is R ``survdiff(rho = 1)``, the Peto & Peto modification of the Gehan-Wilcoxon
+test (more weight on early differences); ``gamma > 0`` (Fleming-Harrington G(rho, gamma),
+as survMisc / FHtest define it) puts more weight on late differences.
 """
 
 from __future__ import annotations
@@ -44,11 +50,14 @@ class LogrankResult(Result):
     pairwise: pd.DataFrame | None = None
 
 
-def _observed_expected(sg: np.ndarray, t: np.ndarray, cnt: np.ndarray, n_groups: int):
-    """O, E (per group) and V (groups x groups) summed over strata.
+def _observed_expected(sg: np.ndarray, t: np.ndarray, cnt: np.ndarray, n_groups: int,
+                       rho: float = 0.0, gamma: float = 0.0):
+    """O, E (per group) and V (groups x groups) summed over strata, weighted by ``rho``, ``gamma``.
 
     ``sg`` codes stratum * n_groups + group for each collapsed (sg, time) row,
-    ``cnt[:, 0]`` is the censored and ``cnt[:, 1]`` the event weight.
+    ``cnt[:, 0]`` is the censored and ``cnt[:, 1]`` the event weight. With a
+    weight ``w(t)`` (see the module notes) O and E are sums of ``w d`` and V of
+    ``w^2`` times the hypergeometric terms, as survdiff's C code.
     """
     obs = np.zeros(n_groups)
     exp = np.zeros(n_groups)
@@ -64,15 +73,40 @@ def _observed_expected(sg: np.ndarray, t: np.ndarray, cnt: np.ndarray, n_groups:
         m = np.bincount(key, weights=cnt[rows].sum(axis=1), minlength=size).reshape(len(tv), n_groups)
         n = np.cumsum(m[::-1], axis=0)[::-1]  # at risk: still under observation at t
         big_d = d.sum(axis=1)
+        wt = _fh_weight(big_d, n.sum(axis=1), rho, gamma)
         keep = big_d > 0
-        d, n, big_d = d[keep], n[keep], big_d[keep]
+        d, n, big_d, wt = d[keep], n[keep], big_d[keep], wt[keep]
         big_n = n.sum(axis=1)
-        obs += d.sum(axis=0)
-        exp += (n * (big_d / big_n)[:, None]).sum(axis=0)
+        obs += (wt[:, None] * d).sum(axis=0)
+        exp += (n * (wt * big_d / big_n)[:, None]).sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            w = np.where(big_n > 1, big_d * (big_n - big_d) / (big_n * (big_n - 1)), 0.0)
+            w = np.where(big_n > 1, big_d * (big_n - big_d) / (big_n * (big_n - 1)), 0.0) * wt * wt
         var += np.diag((w[:, None] * n).sum(axis=0)) - np.einsum("t,tj,tk->jk", w / big_n, n, n)
     return obs, exp, var
+
+
+def _fh_weight(big_d: np.ndarray, big_n: np.ndarray, rho: float, gamma: float) -> np.ndarray:
+    """``S(t-)^rho (1 - S(t-))^gamma`` with S the pooled Kaplan-Meier curve, at every distinct time."""
+    if rho == 0 and gamma == 0:
+        return np.ones(len(big_d))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(big_n > 0, 1.0 - big_d / big_n, 1.0)
+    s_left = np.concatenate(([1.0], np.cumprod(factor)[:-1]))
+    return s_left**rho * (1.0 - s_left) ** gamma
+
+
+def _check_rho_gamma(rho, gamma) -> tuple[float, float]:
+    vals = []
+    for name, v in (("rho", rho), ("gamma", gamma)):
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            f = float("nan")
+        if not (np.isfinite(f) and f >= 0):
+            raise IopstatsError(f"{name} must be a number >= 0", value=v,
+                                fix="rho=0, gamma=0 is the log-rank test; rho=1 Peto-Peto; gamma=1 weights late differences")
+        vals.append(f)
+    return vals[0], vals[1]
 
 
 def _chisq(obs: np.ndarray, exp: np.ndarray, var: np.ndarray) -> tuple[float, int]:
@@ -100,8 +134,10 @@ def logrank(
     pairwise: bool = False,
     p_adjust: str = "holm",
     weights: str | None = None,
+    rho: float = 0.0,
+    gamma: float = 0.0,
 ) -> LogrankResult:
-    """Log-rank test comparing survival curves between groups.
+    """Log-rank test comparing survival curves between groups (or its weighted family).
 
     Parameters
     ----------
@@ -122,6 +158,10 @@ def logrank(
         Multiple-comparison adjustment of the pairwise p-values.
     weights : str, optional
         Column of frequency weights.
+    rho, gamma : float
+        Fleming-Harrington weights ``S(t-)^rho (1 - S(t-))^gamma`` (pooled Kaplan-Meier
+        just before t, within the stratum). ``rho=0, gamma=0``: log-rank; ``rho=1``:
+        Peto-Peto (R ``survdiff(rho = 1)``); ``rho=0, gamma=1``: emphasises late differences.
 
     Returns
     -------
@@ -131,8 +171,10 @@ def logrank(
 
     Notes
     -----
-    Matches R ``survival::survdiff`` with ``rho = 0``: groups with no expected
-    events are left out of the statistic and the degrees of freedom. Rows with a
+    Matches R ``survival::survdiff(rho=)``: groups with no expected
+    events are left out of the statistic and the degrees of freedom. With
+    weights (``rho`` or ``gamma`` > 0) ``observed`` and ``expected`` in ``.table``
+    are weighted sums, as survdiff prints them. Rows with a
     missing time, event, group or stratum are dropped and counted in ``remarks``.
 
     Examples
@@ -151,6 +193,7 @@ def logrank(
     """
     if p_adjust not in _P_ADJUST:
         raise IopstatsError("unknown p_adjust method", value=p_adjust, fix=f"use one of {list(_P_ADJUST)}")
+    rho, gamma = _check_rho_gamma(rho, gamma)
     s = prepare(data, time, event, by=by, strata=strata, weights=weights, func="logrank")
     n_groups = len(s.group_labels)
     if n_groups < 2:
@@ -163,7 +206,7 @@ def logrank(
     sg_c, t_c, cnt = count_table(s.time, sg, s.status, s.weight, 2)
     n_per = np.bincount(s.group, weights=s.weight, minlength=n_groups)
 
-    obs, exp, var = _observed_expected(sg_c, t_c, cnt, n_groups)
+    obs, exp, var = _observed_expected(sg_c, t_c, cnt, n_groups, rho, gamma)
     stat, df = _chisq(obs, exp, var)
     with np.errstate(divide="ignore", invalid="ignore"):
         table = pd.DataFrame({
@@ -176,24 +219,29 @@ def logrank(
     remarks = list(s.remarks)
     pw = None
     if pairwise:
-        pw = _pairwise(sg_c, t_c, cnt, n_groups, s.group_labels, p_adjust)
+        pw = _pairwise(sg_c, t_c, cnt, n_groups, s.group_labels, p_adjust, rho, gamma)
         remarks.append(f"Pairwise p-values adjusted with {p_adjust}.")
     if strata is not None:
         remarks.append(f"Stratified by {strata} ({len(s.strata_labels)} strata).")
+    name = "Log-rank"
+    if rho or gamma:
+        name = "Peto-Peto" if (rho, gamma) == (1.0, 0.0) else f"Fleming-Harrington G({rho:g}, {gamma:g})"
+        remarks.append(f"{name} weights S(t-)^{rho:g} (1 - S(t-))^{gamma:g} with the pooled Kaplan-Meier "
+                       "curve; observed and expected are weighted sums.")
     return LogrankResult(
         summary=summary, table=table, pairwise=pw, remarks=tuple(remarks),
-        title=f"Log-rank test of {time} ({event}) by {by}" + (f", stratified by {strata}" if strata else ""),
+        title=f"{name} test of {time} ({event}) by {by}" + (f", stratified by {strata}" if strata else ""),
     )
 
 
-def _pairwise(sg_c, t_c, cnt, n_groups, labels, p_adjust) -> pd.DataFrame:
+def _pairwise(sg_c, t_c, cnt, n_groups, labels, p_adjust, rho=0.0, gamma=0.0) -> pd.DataFrame:
     group = sg_c % n_groups
     rows = []
     for i, j in combinations(range(n_groups), 2):
         keep = (group == i) | (group == j)
         sub_g = np.where(group[keep] == i, 0, 1)
         sub_sg = (sg_c[keep] // n_groups) * 2 + sub_g
-        o, e, v = _observed_expected(sub_sg, t_c[keep], cnt[keep], 2)
+        o, e, v = _observed_expected(sub_sg, t_c[keep], cnt[keep], 2, rho, gamma)
         stat, df = _chisq(o, e, v)
         rows.append({"group1": labels[i], "group2": labels[j], "statistic": stat,
                      "p_value": float(chi2.sf(stat, df)) if df > 0 else np.nan})

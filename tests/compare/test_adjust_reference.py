@@ -83,3 +83,15 @@ def test_standardized_rates_against_R_glm_gformula(data):
                 "p_value"]:
         np.testing.assert_allclose(out[col].to_numpy(dtype=float), ref[col].to_numpy(dtype=float),
                                    rtol=1e-6, atol=1e-10, err_msg=col)
+
+
+def test_iptw_kaplan_meier_rmean_se_against_R(data):
+    # R (tests/reference/rmst/rmst_reference.R, "adjust_iptw"): sqrt(sum_i dRMST_i^2) from
+    # survfit(..., weights = iptw, influence = TRUE)
+    ref = pd.read_csv(REF.parent / "rmst" / "rmst_robust_groups.csv")
+    ref = ref[ref["data"] == "adjust_iptw"]
+    for tau in ref["tau"].unique():
+        km = iptw_kaplan_meier(data, "days", "left", ["sex", "sev", "age"], tau=tau)
+        r = ref[ref["tau"] == tau]
+        np.testing.assert_allclose(km.summary["rmean"], r["rmst"], rtol=1e-8)
+        np.testing.assert_allclose(km.summary["rmean_se"], r["se"], rtol=1e-6)

@@ -84,7 +84,8 @@ def test_compare_rates_summary_columns_and_effects():
     expected_cols = ["level", "n", "events", "rate", "ref_n", "ref_events", "ref_rate",
                      "risk_difference", "rd_ci_low", "rd_ci_high", "risk_ratio", "rr_ci_low",
                      "rr_ci_high", "odds_ratio", "or_ci_low", "or_ci_high", "test", "statistic",
-                     "p_value", "p_holm", "p_bh", "conclusion"]
+                     "p_value", "p_holm", "p_bh", "fisher_odds_ratio", "fisher_or_ci_low",
+                     "fisher_or_ci_high", "conclusion"]
     assert list(res.summary.columns) == expected_cols
     assert row["risk_difference"] == pytest.approx(0.6 - 0.5)  # IOP minus other
     assert row["risk_ratio"] == pytest.approx(0.6 / 0.5)
