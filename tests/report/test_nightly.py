@@ -162,7 +162,7 @@ def test_failing_cell_keeps_previous_report(tmp_path, toy_dirs):
     assert not list(out.glob(".tmp-*"))
 
 
-def test_bad_input_fails_real_notebook_and_keeps_previous(good_run, tmp_path):
+def test_bad_input_fails_before_the_notebooks_and_keeps_previous(good_run, tmp_path):
     out = tmp_path / "reports"
     shutil.copytree(good_run["out"], out, symlinks=True)
     shutil.copytree(good_run["out"].parent / "reports.private", tmp_path / "reports.private", symlinks=True)
@@ -173,8 +173,10 @@ def test_bad_input_fails_real_notebook_and_keeps_previous(good_run, tmp_path):
     res = run_reports(cfg, echo=None)
     assert res.exit_code == EXIT_FAILED
     assert os.readlink(out / "current") == target_before
-    assert (res.private_dir / "data_quality.ipynb").exists()
-    assert json.loads((res.run_dir / "manifest.json").read_text())["status"] == "failed"
+    assert not (res.private_dir / "data_quality.ipynb").exists()  # the runner's own load check stopped it
+    assert "missing required columns" in res.manifest["error"] or "required" in res.manifest["error"]
+    public = json.loads((res.run_dir / "manifest.json").read_text())
+    assert public["status"] == "failed" and "could not be loaded" in public["error"]
 
 
 def test_cell_timeout_fails_cleanly(tmp_path, toy_dirs):
