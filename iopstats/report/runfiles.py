@@ -258,8 +258,8 @@ def _recover_one(tmp: Path, out: Path, private: Path, log: logging.Logger) -> No
         old = {}
     if not isinstance(old, dict):
         old = {}
-    public = {k: old[k] for k in ("started", "source", "period", "threshold", "steps")
-              if k in old and isinstance(old[k], (str, int, list))}
+    kinds = {"started": str, "source": str, "period": str, "threshold": int, "steps": list}
+    public = {k: old[k] for k, kind in kinds.items() if isinstance(old.get(k), kind)}
     public.update(run_id=rid, status="interrupted", reports=[],
                   error="the run was stopped before it finished; nothing was published")
     for page in tmp.glob("*.html"):  # pages of an unfinished run are not offered

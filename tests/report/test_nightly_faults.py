@@ -185,20 +185,25 @@ def test_disk_full_exits_4_cleans_up_and_next_run_recovers(tmp_path, episodes, t
     assert os.readlink(out / "current") == f"runs/{res.run_dir.name}"
 
 
-@pytest.mark.parametrize("content", [b"[]", b"null", b"\xff\xfe", b"{\"steps\": 3}"])
-def test_malformed_leftover_tmp_manifest_does_not_stop_later_runs(tmp_path, episodes, toy_dirs, content):
+def test_malformed_leftover_tmp_manifests_do_not_stop_later_runs(tmp_path, episodes, toy_dirs):
     out = tmp_path / "reports"
     (out / "runs").mkdir(parents=True)
-    for name in (".tmp-20200101T000000-999", ".tmp-garbage"):
+    leftovers = {".tmp-20200101T000000-999": b"[]", ".tmp-20200102T000000-998": b"null",
+                 ".tmp-20200103T000000-997": b"\xff\xfe", ".tmp-20200104T000000-996": b'{"steps": 3}',
+                 ".tmp-garbage": b"{"}
+    for name, content in leftovers.items():
         (out / name).mkdir()
         (out / name / "manifest.json").write_bytes(content)
         (out / name / "iop_outcomes.html").write_text("half a page")
+    (out / ".tmp-file").write_text("not a folder")
     res = run_reports(_cfg(out, episodes), echo=None, notebook_dir=toy_dirs["ok"])
     assert res.exit_code == EXIT_OK, res.manifest.get("error")
     assert not list(out.glob(".tmp-*"))
-    recovered = out / "runs" / "20200101T000000"
-    assert json.loads((recovered / "manifest.json").read_text())["status"] == "interrupted"
-    assert not (recovered / "iop_outcomes.html").exists()  # an unfinished run's pages are not served
+    for rid in ("20200101T000000", "20200102T000000", "20200103T000000", "20200104T000000"):
+        recovered = out / "runs" / rid
+        assert json.loads((recovered / "manifest.json").read_text())["status"] == "interrupted"
+        assert not (recovered / "iop_outcomes.html").exists()  # an unfinished run's pages are not served
+    assert "20200101T000000" in (out / "index.html").read_text()
 
 
 # ----------------------------------------------------------------------------- nothing private is published
