@@ -278,6 +278,10 @@ def run_reports(
         prepare_folders(out, private)
     except IopstatsError as exc:
         return RunOutcome(EXIT_USAGE, "usage", None, {"status": "usage", "error": str(exc)})
+    except (NotADirectoryError, FileExistsError) as exc:  # a parent of the folder is a file
+        msg = f"a parent of the output or private folder is a file: {exc.filename}"
+        return RunOutcome(EXIT_USAGE, "usage", None,
+                          {"status": "usage", "error": f"{msg}. Fix: point --out / [run] private_dir at a folder"})
     except OSError as exc:
         return RunOutcome(EXIT_UNWRITABLE, "unwritable", None,
                           {"status": "unwritable", "error": write_fault_message(exc, out, private)})
@@ -483,13 +487,16 @@ def _execute(config: ReportConfig, manifest: dict, tmp: Path, prun: Path, log: l
             continue
         _execute_notebook(config, name, manifest, tmp, prun, log, notebook_dir)
         t0 = time.time()
-        export_html(prun / f"{name}.ipynb", html_path, _TITLES.get(name, name))
-        found = scan_published(html_path)
+        draft = prun / html_path.name  # exported and scanned privately; only a clean page enters the tree
+        export_html(prun / f"{name}.ipynb", draft, _TITLES.get(name, name))
+        found = scan_published(draft)
         if found:
             kinds = ", ".join(sorted(found))
-            raise _StepFailure(f"report {name} contains identifier-like text ({kinds}); not published. "
+            raise _StepFailure(f"report {name} contains identifier-like text ({kinds}); not published "
+                               f"(the page is kept privately: {draft}). "
                                "Fix: find the source column and drop it in the mapping",
                                f"report {name} contained identifier-like text ({kinds}) and was not published")
+        shutil.move(draft, html_path)
         manifest["steps"].append({"step": f"export {name}", "seconds": round(time.time() - t0, 3), "status": "ok"})
         manifest["reports"].append(html_path.name)
         write_json(tmp / "manifest.json", public_manifest(manifest))

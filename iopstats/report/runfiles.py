@@ -192,9 +192,12 @@ def write_fault_message(exc: BaseException, out: Path, private: Path) -> str:
     elif code == errno.EROFS:
         fix = "point --out / [run] private_dir at a writable file system"
         what = "read-only file system"
-    else:
+    elif code in (errno.EACCES, errno.EPERM):
         fix = f"give the user running the job write permission on {out} and {private}, or choose other folders"
         what = "permission denied"
+    else:
+        fix = f"check that {out} and {private} are folders on a working, writable file system"
+        what = (getattr(err, "strerror", None) or type(err).__name__).lower()
     return f"cannot write {where}: {what}. Fix: {fix}"
 
 

@@ -100,8 +100,12 @@ def test_all_covariates_dropped_gives_no_adjusted_table():
     assert len(res.summary) == 2  # the raw comparison is still there
 
 
-def test_level_of_care_without_events_has_no_adjusted_row():
+@pytest.mark.parametrize("categorical", [False, True])
+def test_level_of_care_without_events_has_no_adjusted_row(categorical):
     df = make_data()
+    if categorical:  # as build_outcomes gives it: ordered, with levels absent from the data
+        df["level_of_care"] = pd.Categorical(df["level_of_care"], ordered=True,
+                                             categories=["residential_short", "php", "iop", "outpatient"])
     df.loc[df["level_of_care"] == "residential_short", "completed"] = False
     res = compare_rates(df, "completed", adjust=["age_group"])
     assert list(res.adjusted["level"]) == ["outpatient"]

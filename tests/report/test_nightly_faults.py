@@ -117,6 +117,13 @@ def test_out_naming_a_file_exits_2(tmp_path, episodes, capsys):
     assert "names a file" in line and str(target) in line
 
 
+def test_out_below_a_file_exits_2(tmp_path, episodes, capsys):
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "reports"
+    assert main(["report", "--episodes", str(episodes), "--out", str(out), "--quiet"]) == EXIT_USAGE
+    assert "is a file" in _one_line(capsys.readouterr().err)
+
+
 def test_private_dir_inside_published_folder_is_refused(tmp_path, episodes):
     out = tmp_path / "reports"
     res = run_reports(_cfg(out, episodes, private_dir=str(out / "private")), echo=None)
@@ -341,3 +348,17 @@ def test_empty_reporting_period_gives_a_page_that_says_so(tmp_path, episodes, to
     assert "holds no episodes" in page and "2031-01 to 2031-12" in page
     assert (out / "current" / "data_quality.html").exists()
     assert json.loads((res.run_dir / "manifest.json").read_text())["empty_period"] is True
+
+
+def test_page_with_identifier_text_never_enters_the_published_tree(tmp_path, episodes):
+    from conftest import toy_notebook
+
+    nbs = tmp_path / "nb"
+    toy_notebook(nbs / "iop_outcomes.ipynb", "print('contact jane.roe@example.org')")
+    toy_notebook(nbs / "data_quality.ipynb", "print('ok')")
+    out = tmp_path / "reports"
+    res = run_reports(_cfg(out, episodes), echo=None, notebook_dir=nbs)
+    assert res.exit_code == EXIT_FAILED and "identifier-like text (email)" in res.manifest["error"]
+    assert "jane.roe" not in _published_text(out)
+    assert not list(out.rglob("*.html")) or [p.name for p in out.rglob("*.html")] == ["index.html"]
+    assert "jane.roe@example.org" in (res.private_dir / "iop_outcomes.html").read_text()  # kept for diagnosis
