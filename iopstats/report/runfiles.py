@@ -49,8 +49,7 @@ WRITE_FAULTS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
 
 #: Keys of the full manifest that are copied into the published one unchanged.
 _PUBLIC_KEYS = ("run_id", "status", "started", "finished", "seconds", "source", "period", "threshold",
-                "reports", "packages", "data_engine", "scheduler", "years", "dataset", "notebook_data",
-                "empty_period", "quarantine_gate")
+                "reports", "packages", "data_engine", "years", "notebook_data", "empty_period", "quarantine_gate")
 
 
 def protect_count(value: int, threshold: int = 11) -> str:
@@ -202,9 +201,21 @@ def write_fault_message(exc: BaseException, out: Path, private: Path) -> str:
 
 
 def public_manifest(manifest: dict, private_rel: str | None = None) -> dict:
-    """The manifest as published beside the pages: no paths, hashes, parameters or exact counts."""
+    """The manifest as published beside the pages: no paths, parameters, scheduler address or exact counts.
+
+    Examples
+    --------
+    >>> m = {"run_id": "20240101T000000", "status": "failed", "threshold": 11, "error": "bad id C042",
+    ...      "public_error": "step 'check inputs' failed", "inputs": [{"table": "episodes", "path": "/x.csv"}],
+    ...      "rows": {"episodes": {"input": 598, "loaded": 595, "quarantined": 3}}}
+    >>> pub = public_manifest(m)
+    >>> pub["rows"], pub["inputs"], pub["error"]
+    ({'episodes': {'loaded': 'about 600'}}, ['episodes'], "step 'check inputs' failed")
+    """
     t = manifest.get("threshold") if isinstance(manifest.get("threshold"), int) else 11
     pub = {k: manifest[k] for k in _PUBLIC_KEYS if k in manifest}
+    if isinstance(manifest.get("dataset"), dict):  # a Parquet dataset: its fingerprint, not where it lives
+        pub["dataset"] = {k: v for k, v in manifest["dataset"].items() if k != "path"}
     pub["inputs"] = [i["table"] for i in manifest.get("inputs", []) if isinstance(i, dict) and "table" in i]
     pub["steps"] = [{k: s[k] for k in ("step", "status", "seconds") if k in s}
                     for s in manifest.get("steps", []) if isinstance(s, dict)]
