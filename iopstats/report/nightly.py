@@ -384,7 +384,10 @@ def _run_locked(config: ReportConfig, out: Path, private: Path, log: logging.Log
         manifest["error"] = error
         manifest["public_error"] = f"{public_error}; details in the private log (run {rid})"
         manifest["reports"] = []  # reports of a failed run are not offered as reports
-    final = _finish(out, private, tmp, prun, manifest, log, keep=code != EXIT_UNWRITABLE)
+    final, recorded = _finish(out, private, tmp, prun, manifest, log, keep=code != EXIT_UNWRITABLE)
+    if status == "ok" and not recorded:  # the pages could not be moved into runs/: nothing to point at
+        status, code = "failed", EXIT_UNWRITABLE
+        manifest.update(status=status, error="the finished run could not be moved into runs/ (see the log)")
     if status == "ok":
         _publish_current(out, rid)
         log.info("published run %s as current", rid)
@@ -405,8 +408,9 @@ def _run_locked(config: ReportConfig, out: Path, private: Path, log: logging.Log
 
 
 def _finish(out: Path, private: Path, tmp: Path, prun: Path, manifest: dict, log: logging.Logger,
-            keep: bool) -> Path:
-    """Write both manifests and move the run into ``runs/``; after a write fault free the space first."""
+            keep: bool) -> tuple[Path, bool]:
+    """Write both manifests and move the run into ``runs/`` (whether it got there); after a write fault free
+    the space first."""
     final = out / "runs" / manifest["run_id"]
     if manifest["status"] != "ok" and tmp.is_dir():
         for page in tmp.glob("*.html"):  # a failed run's pages are never served
@@ -424,8 +428,8 @@ def _finish(out: Path, private: Path, tmp: Path, prun: Path, manifest: dict, log
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         log.error("run %s not recorded in runs/: %s", manifest["run_id"], exc.strerror)
-        return final
-    return final
+        return final, False
+    return final, True
 
 
 def _hash_inputs(config: ReportConfig, manifest: dict, log: logging.Logger) -> None:

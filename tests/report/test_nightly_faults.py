@@ -362,3 +362,23 @@ def test_page_with_identifier_text_never_enters_the_published_tree(tmp_path, epi
     assert "jane.roe" not in _published_text(out)
     assert not list(out.rglob("*.html")) or [p.name for p in out.rglob("*.html")] == ["index.html"]
     assert "jane.roe@example.org" in (res.private_dir / "iop_outcomes.html").read_text()  # kept for diagnosis
+
+
+def test_disk_full_when_moving_the_finished_run_keeps_current(tmp_path, episodes, toy_dirs, monkeypatch):
+    out = tmp_path / "reports"
+    first = run_reports(_cfg(out, episodes), echo=None, notebook_dir=toy_dirs["ok"])
+    assert first.exit_code == EXIT_OK
+    real = os.replace
+
+    def full(src, dst):
+        if Path(src).name.startswith(".tmp-") and Path(dst).parent.name == "runs":
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", full)
+    res = run_reports(_cfg(out, episodes), echo=None, notebook_dir=toy_dirs["ok"])
+    monkeypatch.undo()
+    assert res.exit_code == EXIT_UNWRITABLE and res.status == "failed"
+    assert os.readlink(out / "current") == f"runs/{first.run_dir.name}"
+    assert (out / "current" / "iop_outcomes.html").exists()
+    assert not list(out.glob(".tmp-*"))
