@@ -36,7 +36,8 @@ _INPUT_OPTIONS = {"--episodes": "episodes", "--followups": "followups", "--sessi
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="report TOML file ([data], [analysis], [privacy], [run])")
-    parser.add_argument("--episodes", metavar="PATH", help="episodes file (CSV, Parquet or Excel); overrides the config")
+    parser.add_argument("--episodes", metavar="PATH",
+                        help="episodes file (CSV, Parquet or Excel); overrides the config")
     parser.add_argument("--followups", metavar="PATH", help="follow-up contacts file")
     parser.add_argument("--sessions", metavar="PATH", help="session attendance file")
     parser.add_argument("--mapping", metavar="PATH",
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if outcome.status == "usage":
         print(f"iopstats report: error: {error}", file=sys.stderr)
     elif outcome.status in ("locked", "unwritable") or outcome.run_dir is None:
-        if quiet:  # otherwise the progress echo has printed it already
+        if quiet or outcome.manifest.get("logged") is False:  # else the progress echo printed it already
             print(f"iopstats report: {error}", file=sys.stderr)
     elif quiet:
         print(f"iopstats report: run failed: {error} (previous report left in place; private files in "

@@ -249,6 +249,11 @@ def _missing_input(config: ReportConfig) -> IopstatsError | None:
     return None
 
 
+def _not_started(code: int, status: str, error: str) -> RunOutcome:
+    """A run refused before its log exists (the caller prints ``error``)."""
+    return RunOutcome(code, status, None, {"status": status, "logged": False, "error": error})
+
+
 def run_reports(
     config: ReportConfig,
     echo: Callable[[str], None] | None = print,
@@ -275,24 +280,18 @@ def run_reports(
     """
     out, private = _folders(config)
     try:
+        missing = _missing_input(config)
+        if missing is not None:  # nothing is created for a run that cannot start
+            raise missing
         prepare_folders(out, private)
-    except IopstatsError as exc:
-        return RunOutcome(EXIT_USAGE, "usage", None, {"status": "usage", "error": str(exc)})
-    except (NotADirectoryError, FileExistsError) as exc:  # a parent of the folder is a file
-        msg = f"a parent of the output or private folder is a file: {exc.filename}"
-        return RunOutcome(EXIT_USAGE, "usage", None,
-                          {"status": "usage", "error": f"{msg}. Fix: point --out / [run] private_dir at a folder"})
-    except OSError as exc:
-        return RunOutcome(EXIT_UNWRITABLE, "unwritable", None,
-                          {"status": "unwritable", "error": write_fault_message(exc, out, private)})
-    missing = _missing_input(config)
-    if missing is not None:
-        return RunOutcome(EXIT_USAGE, "usage", None, {"status": "usage", "error": str(missing)})
-    try:
         log, handlers = _logger(private, echo)
+    except IopstatsError as exc:
+        return _not_started(EXIT_USAGE, "usage", str(exc))
+    except (NotADirectoryError, FileExistsError) as exc:  # a parent of the folder is a file
+        return _not_started(EXIT_USAGE, "usage", f"a parent of the output or private folder is a file: "
+                            f"{exc.filename}. Fix: point --out / [run] private_dir at a folder")
     except OSError as exc:
-        return RunOutcome(EXIT_UNWRITABLE, "unwritable", None,
-                          {"status": "unwritable", "error": write_fault_message(exc, out, private)})
+        return _not_started(EXIT_UNWRITABLE, "unwritable", write_fault_message(exc, out, private))
     try:
         with _locked(private) as holder:
             if holder is not None:

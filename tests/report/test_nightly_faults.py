@@ -145,14 +145,16 @@ def test_missing_input_from_config_names_the_key_and_exits_2(tmp_path, capsys):
     assert main(["report", "--config", str(cfg), "--out", str(tmp_path / "r"), "--quiet"]) == EXIT_USAGE
     line = _one_line(capsys.readouterr().err)
     assert "gone.csv" in line and "data.followups" in line
+    assert not (tmp_path / "r").exists()
 
 
 # ----------------------------------------------------------------------------- write faults: exit 4
 
 
-def test_unwritable_output_exits_4_with_the_fix(capsys, episodes):
+@pytest.mark.parametrize("quiet", [["--quiet"], []])
+def test_unwritable_output_exits_4_with_the_fix(capsys, episodes, quiet):
     out = Path("/sys/iopstats-test-reports")  # mkdir there fails even for root (EPERM)
-    assert main(["report", "--episodes", str(episodes), "--out", str(out), "--quiet"]) == EXIT_UNWRITABLE
+    assert main(["report", "--episodes", str(episodes), "--out", str(out), *quiet]) == EXIT_UNWRITABLE
     line = _one_line(capsys.readouterr().err)
     assert "cannot write" in line and "Fix:" in line
 
