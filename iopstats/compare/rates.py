@@ -479,7 +479,8 @@ def _adjusted_merging_sparse(data, outcome, by, reference, adj, weights, levels,
             other = [i for i in other if i not in hit]
             model = model.loc[(model[by] != lev).to_numpy()]
             notes.append(f"{lev}: the level has no events or only events of {outcome}, so it has no adjusted "
-                         "comparison (the model cannot be estimated with it); its raw comparison is shown.")
+                         "comparison (the model cannot be estimated with it) and the adjusted rates are "
+                         "standardized to the rows of the other levels; its raw comparison is shown.")
     raise IopstatsError("the adjusted model could not be made estimable", fix="adjust for fewer covariates")
 
 

@@ -56,7 +56,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster of 2 workers)")
     parser.add_argument("--years", metavar="YEAR", type=int, nargs="+",
                         help="discharge years of the Parquet dataset to report on (default: all)")
-    parser.add_argument("--out", metavar="DIR", help="output folder (default: reports)")
+    parser.add_argument("--out", metavar="DIR", help="published output folder (default: reports)")
+    parser.add_argument("--private-dir", metavar="DIR", dest="private_dir",
+                        help="private folder for the log, executed notebooks and quarantined rows, outside --out "
+                             "(default: OUT.private beside it)")
     parser.add_argument("--cell-timeout", type=int, metavar="SECONDS", help="per-cell timeout")
     parser.add_argument("--quiet", action="store_true", help="no progress lines (the log file still gets them)")
 
@@ -89,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         scheduler=getattr(args, "scheduler", None),
         years=getattr(args, "years", None),
         out=args.out,
+        private_dir=getattr(args, "private_dir", None),
         cell_timeout=getattr(args, "cell_timeout", None),
     )
     quiet = getattr(args, "quiet", False)

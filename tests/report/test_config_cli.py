@@ -162,7 +162,10 @@ def test_cli_mapping_options_reach_the_config(tmp_path, monkeypatch):
                  "--out", str(tmp_path / "r"), "--quiet"]) == 0
     cfg = seen["cfg"]
     assert cfg.mapping == str(d / "episodes.toml") and cfg.followups_mapping == str(d / "followups.toml")
-    assert cfg.sessions_mapping is None
+    assert cfg.sessions_mapping is None and cfg.private_dir is None
+    assert main(["report", "--episodes", str(d / "episodes.csv"), "--private-dir", str(tmp_path / "p"),
+                 "--quiet"]) == 0
+    assert seen["cfg"].private_dir == str(tmp_path / "p")
     assert main(["report", "--episodes", str(d / "episodes.csv"), "--episodes-mapping", str(d / "episodes.toml"),
                  "--quiet"]) == 0
     assert seen["cfg"].mapping == str(d / "episodes.toml")
