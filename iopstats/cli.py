@@ -61,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     except IopstatsError as exc:
         print(f"iopstats {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file that cannot be written: one line with the fix, not a traceback
+        from iopstats.report.runfiles import WRITE_FAULTS
+
+        if exc.errno not in WRITE_FAULTS:
+            raise
+        print(f"iopstats {args.command}: error: cannot write {exc.filename or 'a file'}: {exc.strerror}. "
+              "Fix: free space or choose a writable folder", file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,7 +44,12 @@ Methods (each also stated in the result's ``remarks``):
   (standardized to the whole population). Intervals use the delta method with
   the influence function of the standardized mean (model uncertainty plus the
   sampling variability of the covariate mix), so they agree with a
-  nonparametric bootstrap.
+  nonparametric bootstrap. A covariate level without events or without
+  non-events (separation) is merged with its neighbour or pooled into
+  "other", or the covariate is left out
+  (:func:`iopstats.compare.sparse_levels.merge_sparse_levels`); a level of
+  ``by`` without events or non-events gets no adjusted row. Each such change
+  is stated in ``remarks`` (``sparse_levels="raise"`` keeps the error).
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from iopstats._checks import (binary_outcome, check_confidence, check_frame, col
 from iopstats._results import Result
 from iopstats.compare.multiplicity import benjamini_hochberg, holm
 from iopstats.compare.noninferiority import farrington_manning, newcombe_interval
+from iopstats.compare.sparse_levels import merge_sparse_levels
 from iopstats.exceptions import IopstatsError
 from iopstats.stats._logistic_patterns import _Standardizer, _vdot
 from iopstats.stats.rates import wilson_interval
@@ -237,6 +243,7 @@ def compare_rates(
     alternative: str = "two-sided",
     confidence: float = 0.95,
     weights: str | None = None,
+    sparse_levels: str = "merge",
 ) -> RateComparison:
     """Compare the reference level's rate (IOP) with every other level.
 
@@ -268,6 +275,14 @@ def compare_rates(
         Level of all two-sided intervals.
     weights : str, optional
         Column of frequency weights; results equal the row level.
+    sparse_levels : {"merge", "raise"}
+        What the adjusted model does with a covariate level that has no events
+        or no non-events (separation): ``"merge"`` merges it with its nearest
+        level (ordered covariates) or pools it into "other" (unordered), or
+        leaves the covariate out when it cannot be saved, and leaves a level of
+        ``by`` without events or non-events out of the adjusted table; every
+        change is a sentence in ``remarks``. ``"raise"`` raises the separation
+        error instead.
 
     Returns
     -------
@@ -305,6 +320,9 @@ def compare_rates(
     if alternative not in _ALTERNATIVES:
         raise IopstatsError("unknown alternative", value=alternative,
                             fix=f"use one of {', '.join(_ALTERNATIVES)}")
+    if sparse_levels not in ("merge", "raise"):
+        raise IopstatsError("sparse_levels must be 'merge' or 'raise'", value=sparse_levels,
+                            fix="'merge' merges covariate levels that break the adjusted model; 'raise' stops")
     if better not in ("higher", "lower"):
         raise IopstatsError("better must be 'higher' or 'lower'", value=better,
                             fix="'higher' for good outcomes (completion), 'lower' for bad ones (relapse)")
@@ -451,7 +469,8 @@ def compare_rates(
 
     adjusted = None
     if adj:
-        adjusted, adj_remarks = _adjusted(
+        fit = _adjusted if sparse_levels == "raise" else _adjusted_merging_sparse
+        adjusted, adj_remarks = fit(
             data, outcome, by, reference, adj, weights, present_levels, ref_i, other,
             margin, better, alternative, conf,
         )
@@ -467,6 +486,40 @@ def compare_rates(
         reference=reference,
         margin=margin,
     )
+
+
+def _adjusted_merging_sparse(data, outcome, by, reference, adj, weights, levels, ref_i, other,
+                             margin, better, alternative, conf):
+    """:func:`_adjusted` after merging sparse covariate levels; drops what still separates, saying so."""
+    model, kept, notes = merge_sparse_levels(data, outcome, adj, by=by, weights=weights)
+    other = list(other)
+    for _ in range(len(adj) + len(levels)):
+        if not kept:
+            return None, notes + ["No adjustment covariate could be kept, so no adjusted comparison is shown."]
+        if not other:
+            return None, notes + ["No level could be compared with the adjusted model."]
+        try:
+            out, remarks = _adjusted(model, outcome, by, reference, kept, weights, levels, ref_i, other,
+                                     margin, better, alternative, conf)
+            return out, notes + remarks
+        except IopstatsError as exc:
+            if not exc.message.startswith("separation"):
+                raise
+            if exc.column in kept:
+                kept = [c for c in kept if c != exc.column]
+                notes.append(f"{exc.column}: together with the other covariates it predicts {outcome} perfectly "
+                             "for some rows (separation), so it was left out of the adjustment.")
+                continue
+            lev = exc.value
+            hit = [i for i in other if levels[i] == lev]
+            if exc.column != by or not hit:
+                raise
+            other = [i for i in other if i not in hit]
+            model = model.loc[(model[by] != lev).to_numpy()]
+            notes.append(f"{lev}: the level has no events or only events of {outcome}, so it has no adjusted "
+                         "comparison (the model cannot be estimated with it) and the adjusted rates are "
+                         "standardized to the rows of the other levels; its raw comparison is shown.")
+    raise IopstatsError("the adjusted model could not be made estimable", fix="adjust for fewer covariates")
 
 
 def _adjusted(data, outcome, by, reference, adj, weights, levels, ref_i, other,

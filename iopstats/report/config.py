@@ -8,7 +8,9 @@ file's folder)::
     episodes = "extract/episodes.csv"  # CSV, Parquet or Excel
     followups = "extract/followups.csv"
     sessions = "extract/sessions.csv"
-    mapping = "extract/mapping.toml"   # column/code mapping for all three files
+    mapping = "extract/mapping.toml"   # mapping of the episodes file (alias: episodes_mapping)
+    followups_mapping = "extract/followups.toml"  # each table has its own mapping (optional)
+    sessions_mapping = "extract/sessions.toml"
     ctn0094 = "/data/ctn0094"          # folder, when source = "ctn0094"
     parquet = "/data/teds.parquet"     # dataset written by `iopstats convert`, when source = "parquet"
     data_engine = "dask"               # "pandas" (default) or "dask"; parquet source only
@@ -25,6 +27,8 @@ file's folder)::
 
     [privacy]
     threshold = 11                     # counts 1-10 are suppressed
+    max_quarantine_share = 0.05        # fail the run when more of the episodes are quarantined;
+                                       # or a table: {episodes = 0.05, followups = 0.5, sessions = 0.5}
 
     [run]
     out = "reports"
@@ -33,6 +37,7 @@ file's folder)::
     kernel = "python3"
     notebooks = ["iop_outcomes", "data_quality"]
     keep_runs = 30                     # dated run folders kept
+    private_dir = "reports.private"    # log, executed notebooks, quarantined rows (default <out>.private)
 
 With ``source = "parquet"`` the run executes the ``national_headline``
 notebook instead of the row-level ones (they need episode rows in memory): it
@@ -66,6 +71,7 @@ __all__ = [
     "ALL_NOTEBOOKS",
     "DATA_ENGINES",
     "DEFAULT_ADJUST",
+    "DEFAULT_QUARANTINE_LIMITS",
     "dataset_files",
     "dataset_fingerprint",
     "dataset_years",
@@ -93,12 +99,19 @@ DEFAULT_ADJUST: tuple[str, ...] = (
 )
 
 _SECTIONS = {
-    "data": {"source", "episodes", "followups", "sessions", "mapping", "ctn0094", "parquet", "data_engine",
-             "scheduler", "years"},
+    "data": {"source", "episodes", "followups", "sessions", "mapping", "episodes_mapping", "followups_mapping",
+             "sessions_mapping", "ctn0094", "parquet", "data_engine", "scheduler", "years"},
     "analysis": {"period_start", "period_end", "reference", "margin", "adjust", "seed"},
-    "privacy": {"threshold"},
-    "run": {"out", "cell_timeout", "engine", "kernel", "notebooks", "keep_runs"},
+    "privacy": {"threshold", "max_quarantine_share"},
+    "run": {"out", "cell_timeout", "engine", "kernel", "notebooks", "keep_runs", "private_dir"},
 }
+_PATH_KEYS = ("episodes", "followups", "sessions", "mapping", "followups_mapping", "sessions_mapping", "ctn0094",
+              "parquet", "out", "private_dir")
+_TEXT_KEYS = _PATH_KEYS + ("source", "data_engine", "scheduler", "period_start", "period_end", "reference",
+                           "engine", "kernel")
+#: Default quarantine limits: share of a table's rows quarantined as data errors above which a run fails.
+DEFAULT_QUARANTINE_LIMITS: dict[str, float] = {"episodes": 0.05, "followups": 0.5, "sessions": 0.5}
+_TABLES = ("episodes", "followups", "sessions")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _SCHEDULER = re.compile(r"^(tcp|tls|ucx|ws|wss|inproc)://\S+$")
 _SOURCES = ("files", "sample", "ctn0094", "parquet")
@@ -159,6 +172,8 @@ class ReportConfig:
     followups: str | None = None
     sessions: str | None = None
     mapping: str | None = None
+    followups_mapping: str | None = None
+    sessions_mapping: str | None = None
     ctn0094: str | None = None
     parquet: str | None = None
     data_engine: str = "pandas"
@@ -171,12 +186,14 @@ class ReportConfig:
     adjust: tuple[str, ...] | None = None
     seed: int = 0
     threshold: int = 11
+    max_quarantine_share: float | dict | None = None
     out: str = "reports"
     cell_timeout: int = 600
     engine: str | None = None
     kernel: str = "python3"
     notebooks: tuple[str, ...] | None = None
     keep_runs: int = 30
+    private_dir: str | None = None
     config_file: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -214,17 +231,23 @@ class ReportConfig:
                 "non-inferiority margin must be a risk difference between 0 and 1",
                 column="analysis.margin", value=self.margin, fix="e.g. margin = 0.10 (10 percentage points)",
             )
-        if not isinstance(self.threshold, int) or self.threshold < 11:
+        if not _whole(self.threshold) or self.threshold < 11:
             raise IopstatsError(
                 "suppression threshold must be a whole number of at least 11",
                 column="privacy.threshold", value=self.threshold,
                 fix="keep the CMS minimum of 11 or raise it",
             )
-        if not isinstance(self.cell_timeout, int) or self.cell_timeout <= 0:
+        if not _whole(self.cell_timeout) or self.cell_timeout <= 0:
             raise IopstatsError(
-                "cell timeout must be a positive number of seconds", column="run.cell_timeout",
-                value=self.cell_timeout,
+                "cell timeout must be a positive whole number of seconds", column="run.cell_timeout",
+                value=self.cell_timeout, fix="write e.g. cell_timeout = 600 (no quotes, not true/false)",
             )
+        if not _whole(self.seed) or not 0 <= self.seed < 2**32:
+            raise IopstatsError(
+                "seed must be a whole number from 0 to 4294967295", column="analysis.seed", value=self.seed,
+                fix="write e.g. seed = 0 (no quotes)",
+            )
+        object.__setattr__(self, "max_quarantine_share", _quarantine_limits(self.max_quarantine_share))
         allowed = _default_notebooks(self.source)
         unknown = [n for n in self.notebooks if n not in allowed]
         if unknown or not self.notebooks:
@@ -243,8 +266,9 @@ class ReportConfig:
                 "unknown report notebook", column="run.notebooks", value=bad,
                 fix=f"choose from {list(allowed)}",
             )
-        if not isinstance(self.keep_runs, int) or self.keep_runs < 1:
-            raise IopstatsError("keep_runs must be a whole number of at least 1", column="run.keep_runs")
+        if not _whole(self.keep_runs) or self.keep_runs < 1:
+            raise IopstatsError("keep_runs must be a whole number of at least 1", column="run.keep_runs",
+                                value=self.keep_runs, fix="write e.g. keep_runs = 30")
 
     def _check_parquet(self) -> None:
         parquet = self.source == "parquet"
@@ -336,11 +360,34 @@ class ReportConfig:
         if self.source == "parquet":
             return {"parquet": Path(self.parquet)}
         out = {}
-        for t in ("episodes", "followups", "sessions", "mapping"):
+        for t in ("episodes", "followups", "sessions", "mapping", "followups_mapping", "sessions_mapping"):
             v = getattr(self, t)
             if v:
                 out[t] = Path(v)
         return out
+
+    def quarantine_limits(self) -> dict[str, float]:
+        """Quarantine share limit per input table (``[privacy] max_quarantine_share``)."""
+        return dict(self.max_quarantine_share)
+
+    def mapping_parameter(self) -> str | dict[str, str] | None:
+        """``mapping_path`` of the notebooks: the episodes mapping, or one mapping per table.
+
+        Examples
+        --------
+        >>> ReportConfig(source="files", episodes="e.csv", mapping="/m/e.toml").mapping_parameter()
+        '/m/e.toml'
+        >>> sorted(ReportConfig(source="files", episodes="e.csv", followups_mapping="/m/f.toml").mapping_parameter())
+        ['followups']
+        """
+        per_table = {"episodes": self.mapping, "followups": self.followups_mapping,
+                     "sessions": self.sessions_mapping}
+        given = {t: str(Path(v).resolve()) for t, v in per_table.items() if v}
+        if not given:
+            return None
+        if set(given) == {"episodes"}:
+            return given["episodes"]
+        return given
 
     def notebook_parameters(self) -> dict[str, Any]:
         """Parameters injected into the notebooks' ``parameters`` cell."""
@@ -369,7 +416,7 @@ class ReportConfig:
             "episodes_path": paths.get("episodes"),
             "followups_path": paths.get("followups"),
             "sessions_path": paths.get("sessions"),
-            "mapping_path": str(Path(self.mapping).resolve()) if self.mapping else None,
+            "mapping_path": self.mapping_parameter(),
             "ctn0094_folder": str(Path(self.ctn0094).resolve()) if self.ctn0094 else None,
             "period_start": self.period_start,
             "period_end": self.period_end,
@@ -393,12 +440,7 @@ def load_config(path: str | os.PathLike | None = None) -> ReportConfig:
     if path is None:
         return ReportConfig()
     p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IopstatsError("config file not found", file=p, fix="pass --config with an existing TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise IopstatsError(f"config file is not valid TOML: {exc}", file=p) from None
+    raw = _read_toml(p)
     kw: dict[str, Any] = {}
     for section, values in raw.items():
         if section not in _SECTIONS or not isinstance(values, dict):
@@ -412,8 +454,17 @@ def load_config(path: str | os.PathLike | None = None) -> ReportConfig:
                     fix=f"keys of [{section}] are {sorted(_SECTIONS[section])}",
                 )
             kw[key] = value
+    if "episodes_mapping" in kw:
+        if "mapping" in kw:
+            raise IopstatsError("mapping and episodes_mapping name the same setting", file=p,
+                                column="data.episodes_mapping", fix="keep one of the two keys")
+        kw["mapping"] = kw.pop("episodes_mapping")
+    for key in _TEXT_KEYS:
+        if key in kw and not isinstance(kw[key], str):
+            raise IopstatsError("expected a text value in quotes", file=p, column=key, value=kw[key],
+                                fix=f'write e.g. {key} = "..."')
     base = p.resolve().parent
-    for key in ("episodes", "followups", "sessions", "mapping", "ctn0094", "parquet", "out"):
+    for key in _PATH_KEYS:
         if key in kw and kw[key] is not None:
             v = Path(str(kw[key])).expanduser()
             kw[key] = str(v if v.is_absolute() else base / v)
@@ -432,6 +483,60 @@ def load_config(path: str | os.PathLike | None = None) -> ReportConfig:
     if "source" not in kw and "parquet" in kw:
         kw["source"] = "parquet"
     return ReportConfig(config_file=str(p.resolve()), **kw)
+
+
+def _read_toml(p: Path) -> dict:
+    """Parse a config file; every way it can be unreadable is an :class:`IopstatsError` with the fix."""
+    fix = "pass --config with a UTF-8 TOML file"
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise IopstatsError("config file not found", file=p, fix="pass --config with an existing TOML file") from None
+    except IsADirectoryError:
+        raise IopstatsError("config path is a folder, not a file", file=p, fix=fix) from None
+    except UnicodeDecodeError as exc:
+        raise IopstatsError(f"config file is not UTF-8 text (byte {exc.start})", file=p,
+                            fix="save the file as UTF-8 (TOML files must be UTF-8)") from None
+    except OSError as exc:
+        raise IopstatsError(f"config file cannot be read: {exc.strerror}", file=p, fix=fix) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark some editors write
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise IopstatsError(f"config file is not valid TOML: {exc}", file=p,
+                            fix="see https://toml.io for the syntax; the line is given above") from None
+
+
+def _whole(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _share(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= float(v) <= 1.0
+
+
+def _quarantine_limits(value: object) -> dict[str, float]:
+    """Normalise ``max_quarantine_share`` (a share for the episodes, or a table per input table)."""
+    limits = dict(DEFAULT_QUARANTINE_LIMITS)
+    if value is None:
+        return limits
+    fix = "write e.g. max_quarantine_share = 0.05, or {episodes = 0.05, followups = 0.5, sessions = 0.5}"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k not in _TABLES:
+                raise IopstatsError("unknown table in max_quarantine_share", column="privacy.max_quarantine_share",
+                                    value=k, fix=fix)
+            if not _share(v):
+                raise IopstatsError("a quarantine share limit must be a number from 0 to 1",
+                                    column=f"privacy.max_quarantine_share.{k}", value=v, fix=fix)
+            limits[k] = float(v)
+        return limits
+    if not _share(value):
+        raise IopstatsError("max_quarantine_share must be a number from 0 to 1", column="privacy.max_quarantine_share",
+                            value=value, fix=fix)
+    limits["episodes"] = float(value)
+    return limits
 
 
 def dataset_files(path: str | os.PathLike) -> list[tuple[str, int]]:
@@ -513,13 +618,17 @@ def load_inputs(
     episodes_path: str | None = None,
     followups_path: str | None = None,
     sessions_path: str | None = None,
-    mapping_path: str | None = None,
+    mapping_path: str | dict | None = None,
     ctn0094_folder: str | None = None,
 ) -> dict[str, Any]:
     """Load the report's input tables as ``{"episodes", "followups", "sessions"}`` -> LoadResult.
 
     Follow-ups and sessions are optional (``None`` when not supplied). This is
     what the report notebooks call with their parameters.
+
+    ``mapping_path`` is the mapping of the episodes file (a path), or one
+    mapping per table: ``{"episodes": ..., "followups": ..., "sessions": ...}``
+    (each optional). A table without a mapping must use canonical columns.
     """
     import iopstats
 
@@ -534,7 +643,15 @@ def load_inputs(
         raise IopstatsError("unknown data source", value=source, fix='use "files", "sample" or "ctn0094"')
     if not episodes_path:
         raise IopstatsError("no episodes file given", fix="set episodes_path (or [data] episodes in the config)")
-    eps = iopstats.load_episodes(episodes_path, mapping_path)
-    fu = iopstats.load_followups(followups_path, mapping_path, episodes=eps.data) if followups_path else None
-    ses = iopstats.load_sessions(sessions_path, mapping_path, episodes=eps.data) if sessions_path else None
+    if isinstance(mapping_path, dict):
+        unknown = [k for k in mapping_path if k not in _TABLES]
+        if unknown:
+            raise IopstatsError("unknown table in mapping_path", value=unknown[0],
+                                fix="use the keys episodes, followups and sessions")
+        maps = {t: mapping_path.get(t) for t in _TABLES}
+    else:
+        maps = {"episodes": mapping_path, "followups": None, "sessions": None}
+    eps = iopstats.load_episodes(episodes_path, maps["episodes"])
+    fu = iopstats.load_followups(followups_path, maps["followups"], episodes=eps.data) if followups_path else None
+    ses = iopstats.load_sessions(sessions_path, maps["sessions"], episodes=eps.data) if sessions_path else None
     return {"episodes": eps, "followups": fu, "sessions": ses}

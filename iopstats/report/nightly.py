@@ -1,6 +1,7 @@
 """The nightly report run: execute the notebooks, export HTML, publish atomically.
 
-Layout of the output folder (``reports/`` by default)::
+Two folders. The **published** one (``reports/`` by default) holds only what
+may be served::
 
     reports/
       index.html            stable entry page: current report + every earlier run
@@ -8,15 +9,37 @@ Layout of the output folder (``reports/`` by default)::
       runs/<YYYYmmddTHHMMSS>/
         iop_outcomes.html   self-contained (images embedded, no remote resources)
         data_quality.html   (national_headline.html for a Parquet source)
-        *.ipynb             executed notebooks (kept for diagnosis)
-        manifest.json       inputs (sha256), rows, package versions, timings, status
-      iopstats.log          log of every run
+        manifest.json       public manifest: status, timings, package versions,
+                            episode counts rounded to tens, a sanitized error
+
+The **private** one (``[run] private_dir``, default ``reports.private/``
+beside it; folders 0700, files 0600) holds what may not be served::
+
+    reports.private/
+      iopstats.log          log of every run (full error messages, where files went)
       .lock                 fcntl lock with the pid of the running job
+      runs/<id>/
+        manifest.json       full manifest: inputs (sha256), exact row counts, parameters
+        *.ipynb             executed notebooks (kept for diagnosis)
+        quarantine/*.csv    quarantined rows of each input table
 
 A run works in ``reports/.tmp-<id>-<pid>/`` (same filesystem) and is renamed
 into ``runs/`` when done. Only a fully successful run moves ``current``; a
 failed, timed-out or killed run never touches it. A killed run's temporary
-folder is moved to ``runs/`` as ``interrupted`` by the next run.
+folder is moved to ``runs/`` as ``interrupted`` by the next run (or removed
+when it cannot be recorded, e.g. a malformed manifest).
+
+Before any notebook runs, :func:`iopstats.report.preflight.preflight` loads
+the inputs once: quarantined rows go to the private folder, a quarantine
+share above ``[privacy] max_quarantine_share`` fails the run, and an empty
+reporting period gives a page saying so.
+
+Exit codes: 0 published; 1 the run failed (a notebook failed or timed out,
+the quarantine gate, identifier-like text in a page; the previous report is
+kept); 2 usage error (bad configuration, a missing input file, ``--out``
+naming a file; nothing was run); 3 another run holds the lock; 4 a folder
+cannot be written (disk full, read-only, permission denied; the next run
+cleans up after this one).
 
 With ``source = "parquet"`` the run executes ``national_headline`` on the
 configured data engine (pandas, or Dask: the rows stay on the workers). A
@@ -33,7 +56,6 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import html
 import importlib.metadata
 import json
 import logging
@@ -41,17 +63,21 @@ import os
 import platform
 import re
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from string import Template
 
 from iopstats.exceptions import IopstatsError
-from iopstats.report.config import ALL_NOTEBOOKS, ReportConfig, dataset_fingerprint, dataset_years
-from iopstats.report.privacy import DEFAULT_THRESHOLD, IDENTIFIER_PATTERNS, find_identifiers, marker
+from iopstats.report.config import ReportConfig, dataset_fingerprint, dataset_years
+from iopstats.report.export import export_html, first_line, kernel_manager_class, notebook_path, scan_published
+from iopstats.report.index import TITLES as _TITLES
+from iopstats.report.index import build_index
+from iopstats.report.preflight import QuarantineGateError, empty_period_page, preflight
+from iopstats.report.runfiles import (default_private_dir, is_write_fault, make_private_dir, prepare_folders,
+                                      public_manifest, recover_stale, restrict_tree, write_fault_message,
+                                      write_json, write_text_atomic)
 
 __all__ = [
     "RunOutcome",
@@ -61,39 +87,34 @@ __all__ = [
     "build_index",
     "EXIT_OK",
     "EXIT_FAILED",
+    "EXIT_USAGE",
     "EXIT_LOCKED",
+    "EXIT_UNWRITABLE",
 ]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 EXIT_LOCKED = 3
+EXIT_UNWRITABLE = 4
 
-_HERE = Path(__file__).resolve().parent
-_TEMPLATES = _HERE / "templates"
 _PACKAGES = ("iopstats", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn",
              "papermill", "nbclient", "nbconvert", "ipykernel", "pyarrow", "dask", "distributed")
-_TITLES = {"iop_outcomes": "IOP outcomes report", "data_quality": "Data quality report",
-           "national_headline": "National headline report"}
-
-
-def notebook_path(name: str, notebook_dir: str | os.PathLike | None = None) -> Path:
-    """Path of a report notebook: bundled in the package, or in ``notebook_dir``."""
-    if name not in ALL_NOTEBOOKS:
-        raise IopstatsError("unknown report notebook", value=name, fix=f"choose from {list(ALL_NOTEBOOKS)}")
-    p = Path(notebook_dir or _HERE / "notebooks") / f"{name}.ipynb"
-    if not p.exists():
-        raise IopstatsError("report notebook not found", file=p, fix="reinstall iopstats or fix notebook_dir")
-    return p
 
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What a run did: exit code, status and where its files are."""
+    """What a run did: exit code, status and where its files are.
+
+    ``run_dir`` is the published run folder, ``private_dir`` the run's private
+    folder; ``manifest`` is the full (private) manifest.
+    """
 
     exit_code: int
     status: str
     run_dir: Path | None
     manifest: dict
+    private_dir: Path | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -117,178 +138,14 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _current_python_kernel_manager():
-    """A kernel manager that runs ipykernel in *this* interpreter (the venv).
-
-    A ``python3`` kernelspec found on the Jupyter path may point at another
-    Python that cannot import iopstats; this one cannot.
-    """
-    from jupyter_client.kernelspec import KernelSpec
-    from jupyter_client.manager import AsyncKernelManager  # nbclient's default; the sync one ignores timeouts
-
-    class CurrentPythonKernelManager(AsyncKernelManager):
-        @property
-        def kernel_spec(self):  # noqa: D401 - jupyter_client API
-            if self._kernel_spec is None:
-                self._kernel_spec = KernelSpec(
-                    argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                    display_name="Python 3 (iopstats)",
-                    language="python",
-                    env={"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"},
-                )
-            return self._kernel_spec
-
-    return CurrentPythonKernelManager
-
-
-_REMOTE_TAG = re.compile(r"<(script|link)\b[^>]*>", re.I)
-_SCRIPT_BLOCK = re.compile(r"<script\b.*?</script\s*>", re.I | re.S)
-_LINK_REMOTE = re.compile(r"<link\b[^>]*href=[\"']?https?://[^>]*>", re.I)
-
-
-def export_html(executed: Path, out: Path, title: str) -> None:
-    """Export an executed notebook as a static, self-contained HTML page.
-
-    Code cells, prompts and stderr streams are left out; every ``<script>``
-    and remote ``<link>`` is removed (the page needs no JavaScript and must
-    open with the network off); figures are embedded PNGs.
-    """
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    nb = nbformat.read(executed, as_version=4)
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{i:03d}"  # papermill's injected cell has a random id
-        cell.get("metadata", {}).pop("papermill", None)
-        cell.get("metadata", {}).pop("execution", None)
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = [
-                o for o in cell.get("outputs", [])
-                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
-                and o.get("output_type") != "error"
-            ]
-    nb.metadata["title"] = title
-    exporter = HTMLExporter(
-        template_name="lab",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-    )
-    body, _ = exporter.from_notebook_node(nb)
-    body = _SCRIPT_BLOCK.sub("", body)
-    body = _LINK_REMOTE.sub("", body)
-    css = (_TEMPLATES / "report.css").read_text(encoding="utf-8")
-    body = body.replace("</head>", f"<style>\n{css}\n</style>\n</head>", 1)
-    remote = re.findall(r"(?:src|href)\s*=\s*[\"']?(https?://[^\"' >]+)", body, re.I)
-    if remote:
-        raise IopstatsError(
-            "exported HTML still references remote resources", value=remote[0],
-            fix="remove the resource from the notebook output",
-        )
-    _write_text_atomic(out, body)
-
-
-def _scan_published(path: Path) -> dict[str, int]:
-    """Identifier-like text in a published page (embedded images ignored)."""
-    text = re.sub(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=\s]+", "", path.read_text(encoding="utf-8"))
-    text = re.sub(r"<style.*?</style>", "", text, flags=re.S | re.I)
-    return find_identifiers(text, kinds=("ssn", "email", "phone", "exact_date"))
-
-
-# --------------------------------------------------------------------------- index
-
-
-def _load_manifests(runs: Path) -> list[dict]:
-    out = []
-    if not runs.is_dir():
-        return out
-    for d in sorted(runs.iterdir(), reverse=True):
-        m = d / "manifest.json"
-        if d.is_dir() and m.exists():
-            try:
-                out.append(json.loads(m.read_text(encoding="utf-8")))
-            except (OSError, json.JSONDecodeError):
-                out.append({"run_id": d.name, "status": "unreadable manifest"})
-    return out
-
-
-def _redact_text(text: str) -> str:
-    for kind in ("ssn", "email", "phone", "exact_date", "ip_address"):
-        text = re.sub(IDENTIFIER_PATTERNS[kind], "[redacted]", text)
-    return text
-
-
-def build_index(out: Path) -> Path:
-    """Rewrite ``out/index.html`` from the run manifests (atomically)."""
-    out = Path(out)
-    manifests = _load_manifests(out / "runs")
-    current = out / "current"
-    current_id = os.readlink(current).split("/")[-1] if current.is_symlink() else None
-    esc = html.escape
-    cur_html = "<p class='none'>No report has been published yet.</p>"
-    if current_id:
-        cm = next((m for m in manifests if m.get("run_id") == current_id), {})
-        links = "".join(
-            f"<li><a href='current/{esc(r)}'>{esc(_TITLES.get(Path(r).stem, r))}</a></li>"
-            for r in cm.get("reports", [])
-        )
-        cur_html = (f"<p>Last good run <strong>{esc(current_id)}</strong> "
-                    f"(data period {esc(str(cm.get('period', 'all')))}).</p><ul class='reports'>{links}</ul>")
-    latest = manifests[0] if manifests else None
-    alert = ""
-    if latest and latest.get("status") != "ok":
-        alert = (f"<div class='alert'>The latest run <strong>{esc(str(latest.get('run_id')))}</strong> "
-                 f"{esc(str(latest.get('status')))}: {esc(_redact_text(str(latest.get('error', '')))[:300])}. "
-                 f"The report below is the last good one.</div>")
-    rows = []
-    for m in manifests:
-        rid = esc(str(m.get("run_id", "")))
-        status = str(m.get("status", ""))
-        links = " ".join(f"<a href='runs/{rid}/{esc(r)}'>{esc(Path(r).stem)}</a>" for r in m.get("reports", []))
-        if status != "ok":
-            links += f" <a href='runs/{rid}/manifest.json'>manifest</a>"
-        eps = m.get("rows", {}).get("episodes", {})
-        loaded = eps.get("loaded", eps.get("counted", ""))
-        if isinstance(loaded, int):
-            t = int(m.get("threshold") or DEFAULT_THRESHOLD)
-            loaded = marker(t) if 1 <= loaded < t else f"{loaded:,}"
-        secs = m.get("seconds")
-        rows.append(
-            f"<tr class='{esc(status)}'><td>{rid}</td><td class='status'>{esc(status)}</td>"
-            f"<td>{esc(str(loaded))}</td><td>{'' if secs is None else f'{secs:.0f} s'}</td><td>{links}</td></tr>"
-        )
-    tpl = Template((_TEMPLATES / "index.html").read_text(encoding="utf-8"))
-    page = tpl.substitute(
-        css=(_TEMPLATES / "report.css").read_text(encoding="utf-8"),
-        alert=alert,
-        current=cur_html,
-        rows="\n".join(rows) or "<tr><td colspan='5'>No runs yet.</td></tr>",
-    )
-    path = out / "index.html"
-    _write_text_atomic(path, page)
-    return path
-
-
-# --------------------------------------------------------------------------- lock
+# --------------------------------------------------------------------------- lock and log
 
 
 @contextlib.contextmanager
-def _locked(out: Path):
-    path = out / ".lock"
-    fh = open(path, "a+")
+def _locked(folder: Path):
+    path = folder / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fh = os.fdopen(fd, "a+")
     try:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -308,42 +165,46 @@ def _locked(out: Path):
         fh.close()  # closing releases the flock
 
 
+class _QuietFileHandler(logging.FileHandler):
+    """A log file that never prints a traceback of its own (e.g. when the disk is full)."""
+
+    def handleError(self, record):  # noqa: N802 - logging API
+        pass
+
+
+def _logger(private: Path, echo: Callable[[str], None] | None) -> tuple[logging.Logger, list[logging.Handler]]:
+    log = logging.getLogger(f"iopstats.report.nightly.{os.getpid()}.{id(private)}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    path = private / "iopstats.log"
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    fh = _QuietFileHandler(path, encoding="utf-8")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [pid %(process)d] %(message)s"))
+    handlers: list[logging.Handler] = [fh]
+    if echo is not None:
+        class Echo(logging.Handler):
+            def emit(self, record):
+                echo(f"[iopstats report] {record.getMessage()}")
+        handlers.append(Echo())
+    for h in handlers:
+        log.addHandler(h)
+    return log, handlers
+
+
 # --------------------------------------------------------------------------- run
 
 
-def _recover_stale(out: Path, log: logging.Logger) -> None:
-    """Move temp folders of killed runs into runs/ as 'interrupted' (lock held)."""
-    for tmp in sorted(out.glob(".tmp-*")):
-        if not tmp.is_dir():
-            continue
-        m = tmp / "manifest.json"
-        rid = tmp.name.split("-")[1] if tmp.name.count("-") >= 2 else None
-        if m.exists() and rid:
-            try:
-                manifest = json.loads(m.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                manifest = {"run_id": rid}
-            manifest["status"] = "interrupted"
-            manifest["error"] = "the run was killed before it finished; nothing was published"
-            _write_json(m, manifest)
-            dest = out / "runs" / rid
-            if not dest.exists():
-                os.replace(tmp, dest)
-                log.warning("recovered interrupted run %s", rid)
-                continue
-        shutil.rmtree(tmp, ignore_errors=True)
-        log.warning("removed stale temporary folder %s", tmp.name)
-
-
-def _prune(out: Path, keep: int, log: logging.Logger) -> None:
-    runs = out / "runs"
+def _prune(out: Path, private: Path, keep: int, log: logging.Logger) -> None:
     cur = out / "current"
     current_id = os.readlink(cur).split("/")[-1] if cur.is_symlink() else None
-    dirs = sorted((d for d in runs.iterdir() if d.is_dir()), reverse=True)
-    for d in dirs[keep:]:
-        if d.name != current_id:
-            shutil.rmtree(d, ignore_errors=True)
-            log.info("pruned old run %s", d.name)
+    for runs in (out / "runs", private / "runs"):
+        if not runs.is_dir():
+            continue
+        dirs = sorted((d for d in runs.iterdir() if d.is_dir()), reverse=True)
+        for d in dirs[keep:]:
+            if d.name != current_id:
+                shutil.rmtree(d, ignore_errors=True)
+                log.info("pruned old run %s", d if runs.parent == private else d.name)
 
 
 def _publish_current(out: Path, run_id: str) -> None:
@@ -366,21 +227,31 @@ def _run_id(runs: Path) -> str:
     return rid
 
 
-def _logger(out: Path, echo: Callable[[str], None] | None) -> tuple[logging.Logger, list[logging.Handler]]:
-    log = logging.getLogger(f"iopstats.report.nightly.{os.getpid()}.{id(out)}")
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    fh = logging.FileHandler(out / "iopstats.log", encoding="utf-8")
-    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [pid %(process)d] %(message)s"))
-    handlers: list[logging.Handler] = [fh]
-    if echo is not None:
-        class Echo(logging.Handler):
-            def emit(self, record):
-                echo(f"[iopstats report] {record.getMessage()}")
-        handlers.append(Echo())
-    for h in handlers:
-        log.addHandler(h)
-    return log, handlers
+def _folders(config: ReportConfig) -> tuple[Path, Path]:
+    out = Path(config.out).expanduser().resolve()
+    private = (Path(config.private_dir).expanduser().resolve() if config.private_dir
+               else default_private_dir(out))
+    return out, private
+
+
+def _missing_input(config: ReportConfig) -> IopstatsError | None:
+    """A configured input that does not exist (a usage error: exit 2, nothing run)."""
+    if config.source == "files":
+        for key, path in config.input_paths().items():
+            if not path.exists():
+                what = "mapping file" if key.endswith("mapping") else f"{key} file"
+                option = "--" + key.replace("_", "-")
+                return IopstatsError(f"{what} not found", file=path, column=f"data.{key}",
+                                     fix=f"pass an existing file with {option} or set [data] {key} in the config")
+    if config.source == "ctn0094" and config.ctn0094 and not Path(config.ctn0094).is_dir():
+        return IopstatsError("CTN-0094 folder not found", file=config.ctn0094, column="data.ctn0094",
+                             fix="set [data] ctn0094 to the folder holding the CTN-0094 CSV files")
+    return None
+
+
+def _not_started(code: int, status: str, error: str) -> RunOutcome:
+    """A run refused before its log exists (the caller prints ``error``)."""
+    return RunOutcome(code, status, None, {"status": status, "logged": False, "error": error})
 
 
 def run_reports(
@@ -403,34 +274,53 @@ def run_reports(
     -------
     RunOutcome
         ``exit_code`` 0 on success, 1 when a step failed or timed out (nothing
-        published), 3 when another run holds the lock.
+        published), 2 for a usage error (nothing run), 3 when another run holds
+        the lock, 4 when a folder cannot be written (disk full, read-only,
+        permission denied).
     """
-    out = Path(config.out).resolve()
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    log, handlers = _logger(out, echo)
+    out, private = _folders(config)
     try:
-        with _locked(out) as holder:
+        missing = _missing_input(config)
+        if missing is not None:  # nothing is created for a run that cannot start
+            raise missing
+        prepare_folders(out, private)
+        log, handlers = _logger(private, echo)
+    except IopstatsError as exc:
+        return _not_started(EXIT_USAGE, "usage", str(exc))
+    except (NotADirectoryError, FileExistsError) as exc:  # a parent of the folder is a file
+        return _not_started(EXIT_USAGE, "usage", f"a parent of the output or private folder is a file: "
+                            f"{exc.filename}. Fix: point --out / [run] private_dir at a folder")
+    except OSError as exc:
+        return _not_started(EXIT_UNWRITABLE, "unwritable", write_fault_message(exc, out, private))
+    try:
+        with _locked(private) as holder:
             if holder is not None:
-                msg = (f"another report run (pid {holder}) holds {out / '.lock'}; "
+                msg = (f"another report run (pid {holder}) holds {private / '.lock'}; "
                        "not starting a second one. Wait for it to finish and run again.")
                 log.error(msg)
                 return RunOutcome(EXIT_LOCKED, "locked", None, {"status": "locked", "error": msg})
-            return _run_locked(config, out, log, notebook_dir)
+            return _run_locked(config, out, private, log, notebook_dir)
+    except OSError as exc:
+        if not is_write_fault(exc):
+            raise
+        msg = write_fault_message(exc, out, private)
+        log.error(msg)
+        return RunOutcome(EXIT_UNWRITABLE, "unwritable", None, {"status": "unwritable", "error": msg})
     finally:
         for h in handlers:
             log.removeHandler(h)
             h.close()
 
 
-def _run_locked(config: ReportConfig, out: Path, log: logging.Logger, notebook_dir=None) -> RunOutcome:
-    import papermill as pm
+class _StepFailure(Exception):
+    """A failure with a public phrase (published) beside the full message (private)."""
 
-    _recover_stale(out, log)
-    runs = out / "runs"
-    rid = _run_id(runs)
-    tmp = out / f".tmp-{rid}-{os.getpid()}"
-    tmp.mkdir()
-    started = time.time()
+    def __init__(self, private: str, public: str) -> None:
+        super().__init__(private)
+        self.public = public
+
+
+def _new_manifest(config: ReportConfig, rid: str) -> dict:
     params = config.notebook_parameters()
     period = f"{config.period_start or 'start'} to {config.period_end or 'end'}"
     manifest: dict = {
@@ -454,88 +344,216 @@ def _run_locked(config: ReportConfig, out: Path, log: logging.Logger, notebook_d
         local = "LocalCluster (2 workers) started for the run" if config.data_engine == "dask" else None
         manifest["scheduler"] = config.scheduler or local
         manifest["years"] = list(config.years) if config.years else "all"
-    log.info("run %s started (source %s, output %s)", rid, config.source, out)
-    status, error = "ok", None
+    else:
+        manifest["quarantine_gate"] = {"max_share": config.quarantine_limits()}
+    return manifest
+
+
+def _run_locked(config: ReportConfig, out: Path, private: Path, log: logging.Logger,
+                notebook_dir=None) -> RunOutcome:
+    recover_stale(out, private, log)
+    runs = out / "runs"
+    rid = _run_id(runs)
+    tmp = out / f".tmp-{rid}-{os.getpid()}"
+    prun = private / "runs" / rid
+    started = time.time()
+    manifest = _new_manifest(config, rid)
+    log.info("run %s started (source %s, output %s, private files %s)", rid, config.source, out, prun)
+    status, error, public_error, code = "ok", None, None, EXIT_OK
     try:
-        t0 = time.time()
-        if config.source == "parquet":
-            manifest["dataset"] = fp = _check_dataset(config)
-            manifest["inputs"].append({"table": "parquet", "path": fp["path"], "bytes": fp["bytes"],
-                                       "files": fp["files"], "sha256": fp["sha256"], "hash_of": fp["hash_of"]})
-            log.info("dataset %s: %d files, %d bytes (engine %s)", manifest["dataset"]["path"],
-                     manifest["dataset"]["files"], manifest["dataset"]["bytes"], config.data_engine)
-        for table, path in ({} if config.source == "parquet" else config.input_paths()).items():
-            if not path.exists():
-                raise IopstatsError("input file not found", file=path, fix="check the paths in the config")
-            manifest["inputs"].append({"table": table, "path": str(path), "bytes": path.stat().st_size,
-                                       "sha256": _sha256(path)})
-        manifest["steps"].append({"step": "hash inputs", "seconds": round(time.time() - t0, 3), "status": "ok"})
-        log.info("hashed %d input files", len(manifest["inputs"]))
-        _write_json(tmp / "manifest.json", manifest)
-        km_class = _current_python_kernel_manager() if config.kernel == "python3" else None
-        for name in config.notebooks:
-            nb_params = dict(params, summary_path=str(tmp / f"{name}.summary.json"))
-            executed = tmp / f"{name}.ipynb"
-            t0 = time.time()
-            log.info("executing %s (cell timeout %d s)", name, config.cell_timeout)
-            step = {"step": f"execute {name}", "status": "running"}
-            manifest["steps"].append(step)
-            _write_json(tmp / "manifest.json", manifest)
-            kw = {"kernel_manager_class": km_class} if km_class else {}
-            try:
-                pm.execute_notebook(
-                    str(notebook_path(name, notebook_dir)), str(executed), parameters=nb_params,
-                    kernel_name=config.kernel, engine_name=config.engine, progress_bar=False,
-                    execution_timeout=config.cell_timeout, cwd=str(tmp), log_output=False, **kw,
-                )
-            except Exception as exc:  # noqa: BLE001 - any failure must be recorded, not raised
-                step.update(status="failed", seconds=round(time.time() - t0, 3))
-                kind = "timed out" if "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower() else "failed"
-                raise IopstatsError(
-                    f"notebook {name} {kind}: {type(exc).__name__}: {_first_line(exc)}",
-                    file=executed, fix="open the executed notebook in the run folder to see the failing cell",
-                ) from exc
-            step.update(status="ok", seconds=round(time.time() - t0, 3))
-            summary = tmp / f"{name}.summary.json"
-            if summary.exists():
-                data = json.loads(summary.read_text(encoding="utf-8"))
-                manifest["rows"].update(data.get("rows", {}))
-                if "data" in data:
-                    manifest.setdefault("notebook_data", {})[name] = data["data"]
-                summary.unlink()
-            t0 = time.time()
-            html_path = tmp / f"{name}.html"
-            export_html(executed, html_path, _TITLES.get(name, name))
-            found = _scan_published(html_path)
-            if found:
-                raise IopstatsError(
-                    f"report {name} contains identifier-like text ({', '.join(sorted(found))}); not published",
-                    fix="find the source column and drop it in the mapping",
-                )
-            manifest["steps"].append({"step": f"export {name}", "seconds": round(time.time() - t0, 3), "status": "ok"})
-            manifest["reports"].append(html_path.name)
-            log.info("%s done in %.1f s", name, time.time() - t0 + step["seconds"])
-    except Exception as exc:  # noqa: BLE001
-        status = "failed"
-        error = str(exc) if isinstance(exc, IopstatsError) else f"{type(exc).__name__}: {exc}"
+        tmp.mkdir()
+        make_private_dir(prun)
+        _execute(config, manifest, tmp, prun, log, notebook_dir)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, never raised
+        status, code = "failed", EXIT_FAILED
+        if is_write_fault(exc):
+            code = EXIT_UNWRITABLE
+            error = write_fault_message(exc, out, private)
+            public_error = "the run could not write its files (disk full or no permission)"
+        elif isinstance(exc, (_StepFailure, QuarantineGateError)):
+            error, public_error = str(exc), exc.public
+        else:
+            error = str(exc) if isinstance(exc, IopstatsError) else f"{type(exc).__name__}: {exc}"
+            step = manifest["steps"][-1]["step"] if manifest["steps"] else "start"
+            public_error = f"step '{step}' failed ({type(exc).__name__})"
         log.error("run %s failed: %s", rid, error)
     manifest.update(status=status, finished=datetime.now().isoformat(timespec="seconds"),
                     seconds=round(time.time() - started, 3))
     if error:
         manifest["error"] = error
+        manifest["public_error"] = f"{public_error}; details in the private log (run {rid})"
         manifest["reports"] = []  # reports of a failed run are not offered as reports
-    _write_json(tmp / "manifest.json", manifest)
-    final = runs / rid
-    os.replace(tmp, final)
+    final, recorded = _finish(out, private, tmp, prun, manifest, log, keep=code != EXIT_UNWRITABLE)
+    if status == "ok" and not recorded:  # the pages could not be moved into runs/: nothing to point at
+        status, code = "failed", EXIT_UNWRITABLE
+        manifest.update(status=status, error="the finished run could not be moved into runs/ (see the log)")
     if status == "ok":
         _publish_current(out, rid)
         log.info("published run %s as current", rid)
     else:
-        log.error("previous report left in place; executed notebooks kept in %s", final)
-    _prune(out, config.keep_runs, log)
-    build_index(out)
-    log.info("index written: %s", out / "index.html")
-    return RunOutcome(EXIT_OK if status == "ok" else EXIT_FAILED, status, final, manifest)
+        log.error("previous report left in place; this run's private files (log, executed notebooks, "
+                  "quarantined rows) are in %s", prun)
+    try:
+        _prune(out, private, config.keep_runs, log)
+        build_index(out, log)
+        log.info("index written: %s", out / "index.html")
+    except OSError as exc:
+        if not is_write_fault(exc):
+            raise
+        log.error("index not rewritten: %s", write_fault_message(exc, out, private))
+        code = EXIT_UNWRITABLE
+    restrict_tree(prun)
+    return RunOutcome(code, status, final, manifest, prun)
+
+
+def _finish(out: Path, private: Path, tmp: Path, prun: Path, manifest: dict, log: logging.Logger,
+            keep: bool) -> tuple[Path, bool]:
+    """Write both manifests and move the run into ``runs/`` (whether it got there); after a write fault free
+    the space first."""
+    final = out / "runs" / manifest["run_id"]
+    if manifest["status"] != "ok" and tmp.is_dir():
+        for page in tmp.glob("*.html"):  # a failed run's pages are never served
+            page.unlink()
+    if not keep:  # disk full or unwritable: remove the temporary folder, then record what we can
+        shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        write_json(prun / "manifest.json", manifest, private=True)
+    except OSError as exc:
+        log.error("private manifest not written: %s", exc.strerror)
+    try:
+        tmp.mkdir(exist_ok=True)
+        write_json(tmp / "manifest.json", public_manifest(manifest))
+        os.replace(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        log.error("run %s not recorded in runs/: %s", manifest["run_id"], exc.strerror)
+        return final, False
+    return final, True
+
+
+def _hash_inputs(config: ReportConfig, manifest: dict, log: logging.Logger) -> None:
+    t0 = time.time()
+    manifest["steps"].append({"step": "hash inputs", "status": "running"})
+    if config.source == "parquet":
+        manifest["dataset"] = fp = _check_dataset(config)
+        manifest["inputs"].append({"table": "parquet", "path": fp["path"], "bytes": fp["bytes"],
+                                   "files": fp["files"], "sha256": fp["sha256"], "hash_of": fp["hash_of"]})
+        log.info("dataset %s: %d files, %d bytes (engine %s)", fp["path"], fp["files"], fp["bytes"],
+                 config.data_engine)
+    for table, path in ({} if config.source == "parquet" else config.input_paths()).items():
+        if not path.exists():
+            raise IopstatsError("input file not found", file=path, column=f"data.{table}",
+                                fix=f"restore the file or change [data] {table}")
+        manifest["inputs"].append({"table": table, "path": str(path), "bytes": path.stat().st_size,
+                                   "sha256": _sha256(path)})
+    manifest["steps"][-1].update(status="ok", seconds=round(time.time() - t0, 3))
+    log.info("hashed %d input files", len(manifest["inputs"]))
+
+
+def _check_inputs(config: ReportConfig, manifest: dict, prun: Path, log: logging.Logger):
+    t0 = time.time()
+    manifest["steps"].append({"step": "check inputs", "status": "running"})
+    try:
+        pre = preflight(config, prun, log)
+    except QuarantineGateError:
+        manifest["steps"][-1].update(status="failed", seconds=round(time.time() - t0, 3))
+        raise
+    except IopstatsError as exc:
+        manifest["steps"][-1].update(status="failed", seconds=round(time.time() - t0, 3))
+        raise _StepFailure(f"the inputs could not be loaded: {exc}",
+                           "the inputs could not be loaded (the private log names the file, column and fix)") from exc
+    manifest["rows"].update(pre.rows)
+    if pre.quarantine_files:
+        manifest["quarantine_files"] = pre.quarantine_files
+    if config.source != "parquet":
+        manifest["quarantine_gate"]["passed"] = True
+    if pre.empty_period:
+        manifest["empty_period"] = True
+        log.warning("the reporting period %s holds no episodes: the outcomes page says so", manifest["period"])
+    manifest["steps"][-1].update(status="ok", seconds=round(time.time() - t0, 3))
+    return pre
+
+
+def _execute(config: ReportConfig, manifest: dict, tmp: Path, prun: Path, log: logging.Logger,
+             notebook_dir) -> None:
+    """Hash and check the inputs, run and export every notebook (raises on failure)."""
+    _hash_inputs(config, manifest, log)
+    write_json(tmp / "manifest.json", public_manifest(manifest))
+    pre = _check_inputs(config, manifest, prun, log)
+    write_json(prun / "manifest.json", manifest, private=True)
+    for name in config.notebooks:
+        html_path = tmp / f"{name}.html"
+        if pre.empty_period and name == "iop_outcomes":
+            write_text_atomic(html_path, empty_period_page(_TITLES.get(name, name), manifest["period"]))
+            manifest["steps"].append({"step": f"execute {name}", "status": "skipped (empty period)", "seconds": 0.0})
+            manifest["reports"].append(html_path.name)
+            continue
+        _execute_notebook(config, name, manifest, tmp, prun, log, notebook_dir)
+        t0 = time.time()
+        draft = prun / html_path.name  # exported and scanned privately; only a clean page enters the tree
+        export_html(prun / f"{name}.ipynb", draft, _TITLES.get(name, name))
+        found = scan_published(draft)
+        if found:
+            kinds = ", ".join(sorted(found))
+            raise _StepFailure(f"report {name} contains identifier-like text ({kinds}); not published "
+                               f"(the page is kept privately: {draft}). "
+                               "Fix: find the source column and drop it in the mapping",
+                               f"report {name} contained identifier-like text ({kinds}) and was not published")
+        shutil.move(draft, html_path)
+        manifest["steps"].append({"step": f"export {name}", "seconds": round(time.time() - t0, 3), "status": "ok"})
+        manifest["reports"].append(html_path.name)
+        write_json(tmp / "manifest.json", public_manifest(manifest))
+
+
+def _execute_notebook(config: ReportConfig, name: str, manifest: dict, tmp: Path, prun: Path,
+                      log: logging.Logger, notebook_dir) -> None:
+    import papermill as pm
+
+    params = config.notebook_parameters()
+    nb_params = dict(params, summary_path=str(prun / f"{name}.summary.json"))
+    executed = prun / f"{name}.ipynb"
+    t0 = time.time()
+    log.info("executing %s (cell timeout %d s)", name, config.cell_timeout)
+    step = {"step": f"execute {name}", "status": "running"}
+    manifest["steps"].append(step)
+    write_json(tmp / "manifest.json", public_manifest(manifest))
+    try:
+        pm.execute_notebook(
+            str(notebook_path(name, notebook_dir)), str(executed), parameters=nb_params,
+            kernel_name=config.kernel, engine_name=config.engine, progress_bar=False,
+            execution_timeout=config.cell_timeout, cwd=str(prun), log_output=False,
+            kernel_manager_class=kernel_manager_class(config.kernel == "python3"),
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure must be recorded, not raised
+        step.update(status="failed", seconds=round(time.time() - t0, 3))
+        if is_write_fault(exc):
+            raise
+        kind = "timed out" if "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower() else "failed"
+        raise _StepFailure(
+            f"notebook {name} {kind}: {type(exc).__name__}: {first_line(exc)} (executed notebook: {executed})",
+            f"notebook {name} {kind} ({_error_name(exc)})",
+        ) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            os.chmod(executed, 0o600)
+    step.update(status="ok", seconds=round(time.time() - t0, 3))
+    summary = prun / f"{name}.summary.json"
+    if summary.exists():
+        data = json.loads(summary.read_text(encoding="utf-8"))
+        for table, counts in data.get("rows", {}).items():
+            manifest["rows"].setdefault(table, {}).update(counts)
+        if "data" in data:
+            manifest.setdefault("notebook_data", {})[name] = data["data"]
+        summary.unlink()
+    log.info("%s executed in %.1f s", name, step["seconds"])
+
+
+def _error_name(exc: Exception) -> str:
+    """The exception class of the failing cell (papermill names it), never its message."""
+    ename = getattr(exc, "ename", None)
+    if isinstance(ename, str) and re.fullmatch(r"[A-Za-z_][\w.]{0,60}", ename):
+        return ename
+    return type(exc).__name__
 
 
 def _check_dataset(config: ReportConfig) -> dict:
@@ -550,13 +568,3 @@ def _check_dataset(config: ReportConfig) -> dict:
                 value=missing[0], fix=f"years in the dataset: {have or 'none (not partitioned by discharge_year)'}",
             )
     return fp
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    # papermill errors carry the whole traceback; keep the exception line
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    for ln in reversed(lines):
-        if re.match(r"^[A-Za-z_.]*(Error|Exception|Timeout)\b", ln.strip()):
-            return ln.strip()[:300]
-    return (lines[0] if lines else "")[:300]

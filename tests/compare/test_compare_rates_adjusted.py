@@ -124,8 +124,11 @@ def test_adjusted_separation_names_the_term():
     df = make_data(600, seed=2)
     df.loc[df["severity"] == "low", "completed"] = False  # 'low' severity never completes
     with pytest.raises(IopstatsError, match=r"severity\[low\]") as err:
-        compare_rates(df, "completed", adjust=ADJ)
+        compare_rates(df, "completed", adjust=ADJ, sparse_levels="raise")
     assert "merge" in str(err.value)
+    # by default the level is pooled and the remark says so (tests/compare/test_sparse_levels.py)
+    res = compare_rates(df, "completed", adjust=ADJ)
+    assert any("severity: level low" in r for r in res.remarks)
 
 
 def test_numeric_group_codes_are_levels_not_a_slope():

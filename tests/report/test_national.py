@@ -85,8 +85,13 @@ def _text(page: Path) -> str:
     return re.sub(r"<style.*?</style>", "", text, flags=re.S | re.I)
 
 
+def _private_run(out: Path) -> Path:
+    """The current run's private folder (``<out>.private/runs/<id>``: full manifest, executed notebook)."""
+    return out.parent / f"{out.name}.private" / "runs" / (out / "current").resolve().name
+
+
 def _manifest(out: Path) -> dict:
-    return json.loads((out / "current" / "manifest.json").read_text())
+    return json.loads((_private_run(out) / "manifest.json").read_text())
 
 
 # ----------------------------------------------------------------------------- runs
@@ -98,7 +103,8 @@ def test_parquet_report_publishes_on_pandas_and_dask(runs):
         out = run["out"]
         assert (out / "current").is_symlink()
         current = out / "current"
-        assert (current / "national_headline.html").exists() and (current / "national_headline.ipynb").exists()
+        assert (current / "national_headline.html").exists() and (_private_run(out) / "national_headline.ipynb").exists()
+        assert not list(out.rglob("*.ipynb"))  # executed notebooks are private
         assert not (current / "iop_outcomes.html").exists()  # the row-level notebooks are not run
         index = (out / "index.html").read_text()
         assert "current/national_headline.html" in index and "National headline report" in index

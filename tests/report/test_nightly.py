@@ -36,17 +36,20 @@ def test_good_run_publishes_dated_run_current_and_index(good_run):
     assert len(runs) == 1 and re.fullmatch(r"\d{8}T\d{6}", runs[0].name)
     assert (out / "current").is_symlink()
     assert (out / "current").resolve() == runs[0].resolve()
-    for name in ("iop_outcomes.html", "data_quality.html", "manifest.json", "iop_outcomes.ipynb"):
-        assert (runs[0] / name).exists(), name
+    assert sorted(p.name for p in runs[0].iterdir()) == ["data_quality.html", "iop_outcomes.html", "manifest.json"]
+    private = out.parent / "reports.private"
+    for name in ("manifest.json", "iop_outcomes.ipynb", "data_quality.ipynb"):
+        assert (private / "runs" / runs[0].name / name).exists(), name
     index = (out / "index.html").read_text()
     assert "current/iop_outcomes.html" in index and f"runs/{runs[0].name}/data_quality.html" in index
-    assert (out / "iopstats.log").read_text().count("published run") == 1
+    assert (private / "iopstats.log").read_text().count("published run") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["current", "index.html", "runs"]
     assert not list(out.glob(".tmp-*"))
 
 
 def test_manifest_records_inputs_rows_versions_timings(good_run, inputs_dir):
     run = next((good_run["out"] / "runs").iterdir())
-    m = json.loads((run / "manifest.json").read_text())
+    m = json.loads((good_run["out"].parent / "reports.private" / "runs" / run.name / "manifest.json").read_text())
     assert m["status"] == "ok"
     import hashlib
 
@@ -118,8 +121,24 @@ def test_same_input_gives_same_tables(good_run, inputs_dir, tmp_path):
     assert strip_images(first) == strip_images(second)
 
 
+_TOY: dict[str, Path] = {}
+
+
+def _toy_episodes() -> str:
+    """A small valid episodes file for the runs with toy notebooks (the runner loads it before any notebook)."""
+    if "episodes" not in _TOY:
+        import tempfile
+
+        from fake_data import make_inputs
+
+        path = Path(tempfile.mkdtemp(prefix="iopstats-toy-")) / "episodes.csv"
+        make_inputs(n_clients=40, small_level=False)["episodes"].to_csv(path, index=False)
+        _TOY["episodes"] = path
+    return str(_TOY["episodes"])
+
+
 def _toy_cfg(out, **kw):
-    return ReportConfig(source="files", episodes=__file__, out=str(out), **kw)
+    return ReportConfig(source="files", episodes=_toy_episodes(), out=str(out), **kw)
 
 
 def test_failing_cell_keeps_previous_report(tmp_path, toy_dirs):
@@ -135,7 +154,7 @@ def test_failing_cell_keeps_previous_report(tmp_path, toy_dirs):
     assert {p.name: p.read_bytes() for p in (out / "current").iterdir()} == before
     m = json.loads((bad.run_dir / "manifest.json").read_text())
     assert m["status"] == "failed" and "data_quality" in m["error"] and "RuntimeError" in m["error"]
-    failed_nb = (bad.run_dir / "data_quality.ipynb").read_text()
+    failed_nb = (bad.private_dir / "data_quality.ipynb").read_text()
     assert "planted failure in a cell" in failed_nb  # kept for diagnosis
     index = (out / "index.html").read_text()
     assert bad.run_dir.name in index and "failed" in index and "class='alert'" in index
@@ -143,9 +162,10 @@ def test_failing_cell_keeps_previous_report(tmp_path, toy_dirs):
     assert not list(out.glob(".tmp-*"))
 
 
-def test_bad_input_fails_real_notebook_and_keeps_previous(good_run, tmp_path):
+def test_bad_input_fails_before_the_notebooks_and_keeps_previous(good_run, tmp_path):
     out = tmp_path / "reports"
     shutil.copytree(good_run["out"], out, symlinks=True)
+    shutil.copytree(good_run["out"].parent / "reports.private", tmp_path / "reports.private", symlinks=True)
     target_before = os.readlink(out / "current")
     bad_csv = tmp_path / "episodes.csv"
     bad_csv.write_text("foo,bar\n1,2\n")
@@ -153,8 +173,10 @@ def test_bad_input_fails_real_notebook_and_keeps_previous(good_run, tmp_path):
     res = run_reports(cfg, echo=None)
     assert res.exit_code == EXIT_FAILED
     assert os.readlink(out / "current") == target_before
-    assert (res.run_dir / "data_quality.ipynb").exists()
-    assert json.loads((res.run_dir / "manifest.json").read_text())["status"] == "failed"
+    assert not (res.private_dir / "data_quality.ipynb").exists()  # the runner's own load check stopped it
+    assert "missing required columns" in res.manifest["error"] or "required" in res.manifest["error"]
+    public = json.loads((res.run_dir / "manifest.json").read_text())
+    assert public["status"] == "failed" and "could not be loaded" in public["error"]
 
 
 def test_cell_timeout_fails_cleanly(tmp_path, toy_dirs):
@@ -162,7 +184,7 @@ def test_cell_timeout_fails_cleanly(tmp_path, toy_dirs):
     res = run_reports(_toy_cfg(out, cell_timeout=2), echo=None, notebook_dir=toy_dirs["slow"])
     assert res.exit_code == EXIT_FAILED
     m = json.loads((res.run_dir / "manifest.json").read_text())
-    assert "timed out" in m["error"]
+    assert "timed out" in m["error"] and "private log" in m["error"]
     assert not (out / "current").exists()
     assert "timed out" in (out / "index.html").read_text()
 
@@ -185,7 +207,7 @@ def test_lock_refuses_second_run_and_kill_leaves_report_untouched(tmp_path, toy_
         "import sys\n"
         "from iopstats.report.config import ReportConfig\n"
         "from iopstats.report.nightly import run_reports\n"
-        f"cfg = ReportConfig(source='files', episodes={__file__!r}, out={str(out)!r})\n"
+        f"cfg = ReportConfig(source='files', episodes={_toy_episodes()!r}, out={str(out)!r})\n"
         f"sys.exit(run_reports(cfg, echo=None, notebook_dir={str(toy_dirs['slow'])!r}).exit_code)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
@@ -209,7 +231,7 @@ def test_lock_refuses_second_run_and_kill_leaves_report_untouched(tmp_path, toy_
         assert any("another report run" in ln for ln in lines)
         from iopstats.cli import main
 
-        assert main(["report", "--episodes", __file__, "--out", str(out), "--quiet"]) == EXIT_LOCKED
+        assert main(["report", "--episodes", _toy_episodes(), "--out", str(out), "--quiet"]) == EXIT_LOCKED
         time.sleep(1.0)
         os.killpg(proc.pid, signal.SIGKILL)  # runner and its kernel, mid-cell
         proc.wait(timeout=30)
@@ -226,7 +248,7 @@ def test_lock_refuses_second_run_and_kill_leaves_report_untouched(tmp_path, toy_
     statuses = {json.loads((d / "manifest.json").read_text())["status"] for d in (out / "runs").iterdir()}
     assert statuses == {"ok", "interrupted"}
     assert os.readlink(out / "current") == f"runs/{nxt.run_dir.name}"
-    with open(out / ".lock") as fh:  # lock is free again
+    with open(out.parent / "reports.private" / ".lock") as fh:  # lock is free again
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         fcntl.flock(fh, fcntl.LOCK_UN)
 
