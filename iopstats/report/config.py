@@ -78,7 +78,7 @@ __all__ = [
 ]
 
 #: Row-level notebooks the nightly job can run, in run order.
-NOTEBOOKS: tuple[str, ...] = ("iop_outcomes", "data_quality")
+NOTEBOOKS: tuple[str, ...] = ("iop_outcomes", "data_quality", "programs_sites")
 
 #: Notebooks for ``source = "parquet"`` (count table only, never episode rows).
 PARQUET_NOTEBOOKS: tuple[str, ...] = ("national_headline",)

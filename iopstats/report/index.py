@@ -24,7 +24,7 @@ __all__ = ["build_index", "TITLES"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 TITLES = {"iop_outcomes": "IOP outcomes report", "data_quality": "Data quality report",
-          "national_headline": "National headline report"}
+          "programs_sites": "Programs and sites", "national_headline": "National headline report"}
 _RUN_ID = re.compile(r"^\d{8}T\d{6}$")
 _REPORT_NAME = re.compile(r"^[A-Za-z0-9_]+\.html$")
 _log = logging.getLogger("iopstats.report.index")

@@ -489,6 +489,11 @@ def _execute(config: ReportConfig, manifest: dict, tmp: Path, prun: Path, log: l
             manifest["reports"].append(html_path.name)
             continue
         _execute_notebook(config, name, manifest, tmp, prun, log, notebook_dir)
+        if not manifest.get("notebook_data", {}).get(name, {}).get("publish", True):
+            # the programs-and-sites page says itself whether the data hold more than one unit
+            log.info("%s not published: the data hold a single program and site", name)
+            manifest["steps"].append({"step": f"export {name}", "status": "skipped (one unit)", "seconds": 0.0})
+            continue
         t0 = time.time()
         draft = prun / html_path.name  # exported and scanned privately; only a clean page enters the tree
         export_html(prun / f"{name}.ipynb", draft, _TITLES.get(name, name))

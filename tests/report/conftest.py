@@ -70,7 +70,7 @@ def toy_dirs(tmp_path):
         "slow": "import time\nfor _ in range(600):\n    time.sleep(0.1)",
     }.items():
         d = tmp_path / f"nb_{kind}"
-        for name in ("iop_outcomes", "data_quality"):
+        for name in ("iop_outcomes", "data_quality", "programs_sites"):
             toy_notebook(d / f"{name}.ipynb", body if (kind != "raise" or name == "data_quality") else "print('ok')")
         dirs[kind] = d
     return dirs

@@ -36,9 +36,11 @@ def test_good_run_publishes_dated_run_current_and_index(good_run):
     assert len(runs) == 1 and re.fullmatch(r"\d{8}T\d{6}", runs[0].name)
     assert (out / "current").is_symlink()
     assert (out / "current").resolve() == runs[0].resolve()
-    assert sorted(p.name for p in runs[0].iterdir()) == ["data_quality.html", "iop_outcomes.html", "manifest.json"]
+    # the test inputs hold several programs and sites, so the programs-and-sites page is published
+    assert sorted(p.name for p in runs[0].iterdir()) == [
+        "data_quality.html", "iop_outcomes.html", "manifest.json", "programs_sites.html"]
     private = out.parent / "reports.private"
-    for name in ("manifest.json", "iop_outcomes.ipynb", "data_quality.ipynb"):
+    for name in ("manifest.json", "iop_outcomes.ipynb", "data_quality.ipynb", "programs_sites.ipynb"):
         assert (private / "runs" / runs[0].name / name).exists(), name
     index = (out / "index.html").read_text()
     assert "current/iop_outcomes.html" in index and f"runs/{runs[0].name}/data_quality.html" in index
@@ -62,7 +64,7 @@ def test_manifest_records_inputs_rows_versions_timings(good_run, inputs_dir):
     assert m["packages"]["pandas"] and m["packages"]["iopstats"]
     steps = {s["step"]: s for s in m["steps"]}
     assert steps["execute iop_outcomes"]["status"] == "ok" and steps["execute iop_outcomes"]["seconds"] > 0
-    assert m["reports"] == ["iop_outcomes.html", "data_quality.html"]
+    assert m["reports"] == ["iop_outcomes.html", "data_quality.html", "programs_sites.html"]
 
 
 def test_html_is_self_contained(good_run):
@@ -271,3 +273,24 @@ def test_index_suppresses_small_counts_and_redacts_error_text(tmp_path):
     assert "123-45-6789" not in text and "[redacted]" in text
     assert "&lt;11" in text and ">5<" not in text
     assert "current/iop_outcomes.html" in text and "class='alert'" in text
+
+
+def test_programs_page_is_not_published_when_the_data_hold_one_unit(inputs_dir, tmp_path):
+    # the page's summary says publish = False for a single program and site: no page, no link
+    from conftest import toy_notebook
+
+    from iopstats.report.config import ReportConfig
+    from iopstats.report.nightly import run_reports
+
+    nbdir = tmp_path / "nb"
+    for name in ("iop_outcomes", "data_quality"):
+        toy_notebook(nbdir / f"{name}.ipynb", "print('ok')")
+    toy_notebook(nbdir / "programs_sites.ipynb",
+                 "import json\njson.dump({'data': {'publish': False}}, open(summary_path, 'w'))")
+    out = tmp_path / "reports"
+    cfg = ReportConfig(source="files", episodes=str(inputs_dir / "episodes.csv"), out=str(out))
+    result = run_reports(cfg, echo=None, notebook_dir=nbdir)
+    assert result.exit_code == 0, result
+    published = sorted(p.name for p in (out / "current").iterdir())
+    assert "programs_sites.html" not in published and "iop_outcomes.html" in published
+    assert "programs_sites" not in (out / "index.html").read_text()
