@@ -59,6 +59,14 @@ _API = {
     "headline_from_parquet": "iopstats.compare.headline",
     "write_episodes_parquet": "iopstats.io.parquet",
     "read_episodes_parquet": "iopstats.io.parquet",
+    # repeated measures (issue 12)
+    "load_measures": "iopstats.io.measures",
+    "load_ctn0094_measures": "iopstats.io.ctn0094_measures",
+    "score_instrument": "iopstats.instruments.scoring",
+    "instrument_rules": "iopstats.instruments.rules",
+    "change_outcomes": "iopstats.outcomes.change",
+    "urine_outcomes": "iopstats.outcomes.urine",
+    "trajectories": "iopstats.stats.mixed",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]
