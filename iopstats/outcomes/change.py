@@ -105,7 +105,8 @@ def _scores(measures, instrument: str, scale: str | None, eps: pd.DataFrame) -> 
         if "scale" not in data.columns and instrument in RULES:
             data = score_instrument(data, instrument).scores
         elif "scale" not in data.columns:  # pre-scored totals of an instrument without shipped rules
-            data = data[data["item"] == "total"].rename(columns={"value": "score"}).assign(scale="total")
+            data = (data[data["item"] == "total"].drop(columns=["score"], errors="ignore")
+                    .rename(columns={"value": "score"}).assign(scale="total"))
     rule = RULES.get(instrument)
     scale = scale or (rule.primary if rule else "total")
     s = data[(data["instrument"] == instrument) & (data["scale"] == scale)]
