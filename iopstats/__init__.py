@@ -67,6 +67,9 @@ _API = {
     "change_outcomes": "iopstats.outcomes.change",
     "urine_outcomes": "iopstats.outcomes.urine",
     "trajectories": "iopstats.stats.mixed",
+    "change_rates": "iopstats.compare.change",
+    "dose_response": "iopstats.stats.dose_response",
+    "synth_measures": "iopstats.synthetic.measures",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]
