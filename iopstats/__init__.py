@@ -70,6 +70,7 @@ _API = {
     "change_rates": "iopstats.compare.change",
     "dose_response": "iopstats.stats.dose_response",
     "synth_measures": "iopstats.synthetic.measures",
+    "section_measures": "iopstats.report.section_measures",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]
