@@ -97,8 +97,9 @@ PHQ9 = Instrument(
         "bands": _KROENKE_2001 + ": 5, 10, 15, 20 = mild, moderate, moderately severe, severe",
         "cutoff": _KROENKE_2001 + ": a score >= 10 (sensitivity and specificity 88% for major depression)",
         "reliability": _KROENKE_2001 + ": Cronbach's alpha 0.89 (primary care); test-retest 0.84",
-        "missing": "PHQ Instruction Manual (Spitzer, Williams, Kroenke; Pfizer): with 1-2 items missing the total is "
-                   "prorated (mean of answered items x 9); more missing items -> no score",
+        "missing": "Arrieta J, et al. J Clin Psychol 2017;73(9):1076-1090, doi:10.1002/jclp.22390 (as applied by the "
+                   "qscorer scoring_phq9 function): up to 2 missing items, each replaced by the mean of the answered "
+                   "items (total = mean x 9); more missing items -> no score",
         "reliable_change_points": _IAPT,
         "response_remission": "Kroenke K, Spitzer RL. The PHQ-9: a new depression diagnostic and severity measure. "
                               "Psychiatr Ann 2002;32(9):509-515: response >= 50% reduction, remission < 5",

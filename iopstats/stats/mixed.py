@@ -222,10 +222,16 @@ def trajectories(
                             "ci_low": beta - zq * se, "ci_high": beta + zq * se})
     vc = _variance_components(res, nested)
     curves = _curves(levels, d, beta, cov, weeks, zq)
+    span = d.groupby("level")["week"].agg(lambda w: w.max() - w.min())
+    short = [str(l) for l, v in span.items() if v < 2]
+    remarks = [f"Model: {form}. Weeks = days since admission / 7; reference level {reference}.",
+               "Likelihood-based: consistent when later measurements are missing at random given earlier scores."]
+    if short:
+        remarks.append(f"Measurements of {', '.join(short)} span less than two weeks: their slopes (and curves "
+                       "beyond that span) are extrapolations, not estimates to report.")
     return TrajectoryResult(
         summary=summary, title=f"Trajectories of {instrument} {scale} ({'REML' if reml else 'ML'})",
-        remarks=(f"Model: {form}. Weeks = days since admission / 7; reference level {reference}.",
-                 "Likelihood-based: consistent when later measurements are missing at random given earlier scores."),
+        remarks=tuple(remarks),
         variance_components=vc, curves=curves, cov_fixed=pd.DataFrame(cov, index=names, columns=names),
         loglik=float(res.llf), method="REML" if reml else "ML", model=form, n_obs=len(d),
         n_episodes=int(d["episode_id"].nunique()), n_clients=int(d["client_id"].nunique()))

@@ -92,3 +92,10 @@ def test_curves_are_linear_predictions_with_wald_bands(data):
     assert c.loc[("iop", 0.0), "se"] == pytest.approx(fit.summary.set_index("term").loc["(Intercept)", "se"])
     np.testing.assert_allclose(c["ci_high"] - c["mean"], 1.959963984540054 * c["se"], rtol=1e-9)
     assert "lme4" not in fit.to_html() and "(week | episode)" in fit.to_html()
+
+
+def test_short_measurement_span_is_flagged(data):
+    m, eps = data
+    early = m[~(m["level_of_care"].eq("outpatient") & (m["day"] > 7))]
+    fit = iopstats.trajectories(early, eps, "score", client=False)
+    assert any("outpatient span less than two weeks" in r for r in fit.remarks)
