@@ -59,3 +59,17 @@ def test_ctn0094_urine_outcomes_by_arm(ctn, ctn_measures):
     assert by.between(0.2, 0.6).all()  # opioid-use-disorder trials: most weeks positive or missed
     r = iopstats.rates(u.assign(neg_end=u["negative_at_end_mp"]), "neg_end", by="program")
     assert r["n"].sum() == len(u)
+
+
+def test_ctn0094_withdrawal_trajectories_by_arm(ctn, ctn_measures):
+    e = ctn["episodes"].data
+    e = e[e["program"].str.startswith("CTN-0051")]
+    m = ctn_measures.data
+    w = m[(m["instrument"] == "withdrawal_level") & m["day"].between(0, 167) & m["episode_id"].isin(e["episode_id"])]
+    fit = iopstats.trajectories(w, e, "withdrawal_level", by="program", reference="CTN-0051 Inpatient BUP")
+    s = fit.summary.set_index("term")
+    assert fit.n_episodes > 500 and fit.n_obs == len(w)
+    assert -0.05 < s.loc["week", "estimate"] < 0  # withdrawal ratings fall over the 24 weeks
+    # mean curves stay on the 0-3 rating scale over the 24 weeks (the fall is steepest in the first days, which
+    # a straight line averages over)
+    assert fit.curves["mean"].between(0, 3).all()
