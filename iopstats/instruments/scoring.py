@@ -6,9 +6,10 @@ other value is **quarantined** (``item_out_of_range``), never clipped, and the
 item then counts as missing. Items the instrument does not have are
 ``unknown_item``. A scale with missing items is prorated (mean of the answered
 items x number of items) when the instrument's rule allows that many missing
-items, otherwise it has no score (``valid`` false). Rows with ``item =
-"total"`` are taken as already-scored totals and checked against the total
-range (``total_out_of_range``).
+items, otherwise it has no score (``valid`` false). Rows whose item is a scale
+name (``"total"``; the BAM's ``"use"``, ``"risk"``, ``"protective"``) are taken
+as already-scored scale scores and checked against the scale's range
+(``total_out_of_range``).
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def _frame(df) -> pd.DataFrame:
 def _check_items(sel: pd.DataFrame, rule: Instrument) -> tuple[pd.DataFrame, pd.DataFrame]:
     lo, hi = rule.item_range
     v = pd.to_numeric(sel["value"], errors="coerce").astype(float)
-    is_total = (sel["item"] == "total").to_numpy()
-    n_items = len(rule.scales[rule.primary])
+    is_total = sel["item"].isin(list(rule.scales)).to_numpy()  # pre-scored scale rows ("total", BAM "use", ...)
+    n_items = sel["item"].map(lambda i: len(rule.scales.get(i, ()))).to_numpy(dtype=float)
     total_ok = is_total & (v >= lo * n_items).to_numpy() & (v <= hi * n_items).to_numpy()
     known = sel["item"].isin(rule.items).to_numpy()
     in_range = known & (v >= lo).to_numpy() & (v <= hi).to_numpy() & (np.floor(v) == v).to_numpy()
@@ -65,7 +66,7 @@ def _check_items(sel: pd.DataFrame, rule: Instrument) -> tuple[pd.DataFrame, pd.
                       np.where(~known, "unknown_item", np.where(in_range, "", "item_out_of_range")))
     bad = reason != ""
     detail = np.where(reason == "unknown_item", f"not an item of {rule.key}: {', '.join(rule.items[:3])}, ...",
-                      np.where(reason == "total_out_of_range", f"total outside {lo * n_items}-{hi * n_items}",
+                      np.where(reason == "total_out_of_range", "scale score outside its range (items x item range)",
                                f"item responses are whole numbers {lo}-{hi}"))
     q = sel[bad].copy()
     q.insert(0, "reason", reason[bad])
@@ -133,12 +134,13 @@ def score_instrument(df, instrument: str) -> ScoreResult:
     sel = data[data["instrument"] == instrument]
     sel = sel[sel["value"].notna()]
     good, quarantine = _check_items(sel, rule)
-    items = good[good["item"] != "total"]
+    pre_scored = good["item"].isin(list(rule.scales))
+    items = good[~pre_scored]
     scores = _score_scales(items, rule) if len(items) else pd.DataFrame(columns=[*_KEY, "scale", "score"])
-    totals = good[good["item"] == "total"]
+    totals = good[pre_scored]
     if len(totals):
-        n = len(rule.scales[rule.primary])
-        pre = totals[_KEY].assign(scale=rule.primary, score=totals["value"], n_items=n, n_answered=n,
+        n = totals["item"].map(lambda i: len(rule.scales[i]))
+        pre = totals[_KEY].assign(scale=totals["item"], score=totals["value"], n_items=n, n_answered=n,
                                   prorated=False, valid=True)
         scores = pd.concat([scores, pre], ignore_index=True) if len(scores) else pre.reset_index(drop=True)
     scores.insert(3, "instrument", instrument)

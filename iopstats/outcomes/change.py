@@ -35,8 +35,6 @@ and :func:`iopstats.compare_rates` (``adjust=["baseline_score", ...]``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 

@@ -24,7 +24,6 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from iopstats.compare.rates import compare_rates

@@ -97,6 +97,33 @@ def _design(d: pd.DataFrame, levels: list[str]) -> tuple[np.ndarray, list[str]]:
     return np.column_stack(cols), names
 
 
+def _model(d: pd.DataFrame, X: np.ndarray, y: np.ndarray, nested: bool):
+    """The statsmodels MixedLM of the episode-level or nested client model, and its lme4 formula."""
+    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
+
+    week = d["week"].to_numpy(float)
+    if nested:
+        groups = d["client_id"].to_numpy()
+        ep_codes = pd.factorize(d["episode_id"])[0]
+        idx_by = d.groupby("client_id", sort=True).indices
+        labels = sorted(idx_by)
+        z_int, z_week = [], []
+        for cl in labels:
+            sub = ep_codes[idx_by[cl]]
+            z = (sub[:, None] == np.unique(sub)[None, :]).astype(float)
+            z_int.append(z)
+            z_week.append(z * week[idx_by[cl]][:, None])
+        names_vc = ["episode", "episode_week"]
+        cols_vc = [[[str(j) for j in range(z.shape[1])] for z in z_int]] * 2
+        model = MixedLM(y, X, groups=groups, exog_re=np.ones((len(d), 1)),
+                        exog_vc=VCSpec(names_vc, cols_vc, [z_int, z_week]))
+        form = "score ~ level * week + (1 | client) + (1 | client:episode) + (0 + week | client:episode)"
+    else:
+        model = MixedLM(y, X, groups=d["episode_id"].to_numpy(), exog_re=np.column_stack([np.ones(len(d)), week]))
+        form = "score ~ level * week + (week | episode)"
+    return model, form
+
+
 def _fit(model, reml: bool):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -171,9 +198,6 @@ def trajectories(
     >>> bool(abs(est - 0.5) < 0.2)  # true difference in weekly slope: +0.5
     True
     """
-    import statsmodels.formula.api as smf  # noqa: F401 (import check)
-    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
-
     if not 0 < confidence < 1:
         raise IopstatsError("confidence must be between 0 and 1", value=confidence, fix="pass confidence=0.95")
     d = trajectory_frame(measures, episodes, instrument, scale, by)
@@ -191,26 +215,7 @@ def trajectories(
     y = d["score"].to_numpy(float)
     repeat = d.groupby("client_id")["episode_id"].nunique().gt(1).any()
     nested = bool(repeat) if client == "auto" else bool(client)
-    week = d["week"].to_numpy(float)
-    if nested:
-        groups = d["client_id"].to_numpy()
-        ep_codes = pd.factorize(d["episode_id"])[0]
-        idx_by = d.groupby("client_id", sort=True).indices
-        labels = sorted(idx_by)
-        z_int, z_week = [], []
-        for cl in labels:
-            sub = ep_codes[idx_by[cl]]
-            z = (sub[:, None] == np.unique(sub)[None, :]).astype(float)
-            z_int.append(z)
-            z_week.append(z * week[idx_by[cl]][:, None])
-        names_vc = ["episode", "episode_week"]
-        cols_vc = [[[str(j) for j in range(z.shape[1])] for z in z_int]] * 2
-        model = MixedLM(y, X, groups=groups, exog_re=np.ones((len(d), 1)),
-                        exog_vc=VCSpec(names_vc, cols_vc, [z_int, z_week]))
-        form = "score ~ level * week + (1 | client) + (1 | client:episode) + (0 + week | client:episode)"
-    else:
-        model = MixedLM(y, X, groups=d["episode_id"].to_numpy(), exog_re=np.column_stack([np.ones(len(d)), week]))
-        form = "score ~ level * week + (week | episode)"
+    model, form = _model(d, X, y, nested)
     res = _fit(model, reml)
     k = X.shape[1]
     beta = np.asarray(res.fe_params)

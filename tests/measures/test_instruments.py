@@ -102,3 +102,13 @@ def test_input_not_modified_and_unknown_instrument():
     pd.testing.assert_frame_equal(m, before)
     with pytest.raises(iopstats.IopstatsError, match="unknown instrument"):
         iopstats.score_instrument(m, "phq8")
+
+
+def test_prescored_bam_subscales_checked_against_their_range():
+    m = pd.DataFrame({"episode_id": "e1", "day": 0, "instrument": "bam", "item": ["use", "risk", "protective", "total"],
+                      "value": [3, 25, 12, 30]})
+    res = iopstats.score_instrument(m, "bam")
+    assert dict(zip(res.quarantine["item"], res.quarantine["reason"])) == {"risk": "total_out_of_range",
+                                                                            "total": "unknown_item"}
+    s = res.scores.set_index("scale")
+    assert s.loc["use", "score"] == 3 and bool(s.loc["use", "flag"]) and bool(s.loc["protective", "flag"])
