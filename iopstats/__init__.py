@@ -9,6 +9,9 @@ The public API is re-exported here lazily so ``import iopstats`` stays fast:
 * statistics: :func:`kaplan_meier`, :func:`logrank`, :func:`cumulative_incidence`,
   :func:`cox`, :func:`cox_zph`, :func:`rates`, :func:`compare_rates`,
   :func:`logistic`, :func:`standardized_rates`, :func:`iptw`, :func:`power_two_proportions`
+* repeated measures: :func:`load_measures`, :func:`load_ctn0094_measures`, :func:`score_instrument`,
+  :func:`change_outcomes`, :func:`change_rates`, :func:`urine_outcomes`, :func:`trajectories`,
+  :func:`dose_response`, :func:`synth_measures`, :func:`section_measures`
 """
 
 from __future__ import annotations
