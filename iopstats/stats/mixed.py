@@ -227,7 +227,7 @@ def trajectories(
                             "ci_low": beta - zq * se, "ci_high": beta + zq * se})
     vc = _variance_components(res, nested)
     curves = _curves(levels, d, beta, cov, weeks, zq)
-    span = d.groupby("level")["week"].agg(lambda w: w.max() - w.min())
+    span = d.groupby("level", observed=True)["week"].agg(lambda w: w.max() - w.min())
     short = [str(l) for l, v in span.items() if v < 2]
     remarks = [f"Model: {form}. Weeks = days since admission / 7; reference level {reference}.",
                "Likelihood-based: consistent when later measurements are missing at random given earlier scores."]
