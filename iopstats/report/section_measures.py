@@ -13,6 +13,9 @@ each through the page-wide suppression (:mod:`iopstats.report.privacy`):
   plain-language sentences, when IOP and another level are present;
 * mean trajectories with confidence bands (linear mixed model), a level's
   curve shown only when at least ``threshold`` episodes are measured;
+* one rule for the page: a level whose number of episodes is withheld in
+  any of these tables has every number withheld in all of them (the tables
+  share those totals);
 * weekly opioid-negative urine screens by level, when screens are present.
 
 The notebook calls it and displays ``section.to_html()``; nothing here needs a kernel.
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -85,18 +88,19 @@ def _rates_table(change: pd.DataFrame, outcome: str, label: str, threshold: int)
     return rate_table(r, threshold, title=label)
 
 
-def _trajectory_figure(curves: pd.DataFrame, shown: set, instrument: str):
+def _trajectory_figure(curves: pd.DataFrame, hidden: set, instrument: str):
     from iopstats.report.figures import _subplots, level_color
 
     fig, ax = _subplots(figsize=(7.5, 3.8), dpi=100)
     for i, (lev, g) in enumerate(curves.groupby("level", sort=False)):
-        if lev not in shown:
+        if lev in hidden:
             continue
         ax.plot(g["week"], g["mean"], color=level_color(lev, i), label=_level_label(lev))
         ax.fill_between(g["week"], g["ci_low"], g["ci_high"], color=level_color(lev, i), alpha=0.2)
     ax.set_xlabel("weeks since admission")
     ax.set_ylabel(f"mean {RULES[instrument].name if instrument in RULES else instrument} score")
-    ax.legend(frameon=False, fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -152,10 +156,19 @@ def section_measures(
         change = change_outcomes(data, eps, instrument, sd=sd)
         change = change[change["category"] != "no_baseline"]
         _symptom_tables(change, instrument, threshold, tables, sentences)
-        _comparison(change, adjust, reference, threshold, tables, sentences)
-        _trajectories(data, eps, instrument, threshold, tables, figures, sentences)
+        adj = _comparison(change, adjust, reference, threshold, tables, sentences)
+        fit_curves = _trajectories(data, eps, instrument, threshold, tables, sentences)
     if (data["instrument"] == "uds").any():
         _urine(data, eps, substance, threshold, tables, sentences)
+    hidden = _page_wide(tables, _level_label(reference), threshold)
+    if (data["instrument"] == instrument).any():
+        _comparison_sentences(tables, adj, reference, threshold, sentences)
+        if fit_curves is not None:
+            figures["trajectories"] = _trajectory_figure(fit_curves, hidden, instrument)
+    if hidden:
+        sentences.append(f"Not shown for {', '.join(sorted(hidden))}: the number of episodes is under "
+                         f"{threshold} in one of this section's tables, so every number of the level is withheld "
+                         "across the section.")
     sentences = [privacy.suppress_text_counts(s, threshold) for s in sentences]
     return MeasuresSection(tables=tables, figures=figures, sentences=tuple(sentences))
 
@@ -192,7 +205,7 @@ def _comparison(change, adjust, reference, threshold, tables, sentences) -> None
     levels = set(change["level_of_care"].astype(str))
     if str(reference) not in levels or len(levels) < 2:
         sentences.append(f"No comparison with {_level_label(reference)}: it is not among the levels measured.")
-        return
+        return ()
     d = change.assign(level_of_care=change["level_of_care"].astype(str).map(_level_label))
     reference = _level_label(reference)
     y = d["reliable_improvement_itt"].astype(float)
@@ -204,27 +217,68 @@ def _comparison(change, adjust, reference, threshold, tables, sentences) -> None
                          f"for a second measurement): {', '.join(map(_level_label, left))}.")
     d = d[d["level_of_care"].isin(ok)]
     if reference not in set(ok) or len(ok) < 2:
-        return
+        return ()
     adj = ["baseline_score", *[c for c in adjust if c != "baseline_score"]]
     res = compare_rates(d, "reliable_improvement_itt", reference=reference, adjust=adj)
     raw = comparison_table(res.summary, threshold, title="Reliable improvement, IOP against each level (unadjusted)")
     tables["comparison"] = raw
     tables["comparison_adjusted"] = adjusted_table(res.adjusted, raw, threshold,
                                                    title="Reliable improvement, adjusted for baseline severity")
-    for row, hidden in zip(tables["comparison_adjusted"].values.to_dict("records"),
-                           tables["comparison_adjusted"].mask.any(axis=1)):
+    return adj
+
+
+def _comparison_sentences(tables, adj, reference, threshold, sentences) -> None:
+    if "comparison_adjusted" not in tables:
+        return
+    t = tables["comparison_adjusted"]
+    for row, hidden in zip(t.values.to_dict("records"), t.mask.drop(columns="level").any(axis=1)):
         sentences.append(describe_comparison(row, outcome="reliable improvement", reference=reference,
                                              adjusted_for=adj, method="g-computation", suppressed=bool(hidden),
                                              threshold=threshold,
                                              keys=("adj_risk_difference", "ci_low", "ci_high")))
 
 
-def _trajectories(data, eps, instrument, threshold, tables, figures, sentences) -> None:
+def _page_wide(tables: dict, reference: str, threshold: int) -> set:
+    """Withhold every number of a level in every table once any table suppresses its number of episodes.
+
+    The per-table rules treat each level's total as public; the tables of one section share those totals
+    (the episodes of a level with a baseline appear in several), so a level whose total is withheld in one
+    table must not show it, or anything resting on it, in another: one rule for the page.
+    """
+    hidden: set = set()
+    for name, t in tables.items():
+        for col in ("n", "episodes screened"):
+            if col in t.mask.columns and len(t.values):
+                hidden |= set(t.values.loc[t.mask[col].to_numpy(), "level"].astype(str))
+        if name.startswith("comparison") and "ref_n" in t.mask.columns and t.mask["ref_n"].any():
+            hidden.add(reference)
+    mk = privacy.marker(threshold)
+    for name, t in list(tables.items()):
+        if "level" not in t.values.columns or not len(t.values):
+            continue
+        lev = t.values["level"].astype(str)
+        hide = lev.isin(hidden).to_numpy()
+        if name.startswith("comparison") and reference in hidden:
+            hide[:] = True
+        if not hide.any():
+            continue
+        values, mask, summary = t.values.copy(), t.mask.copy(), t.summary.copy()
+        for j, c in enumerate(values.columns):
+            if c == "level":
+                continue
+            values[c] = values[c].astype(object).where(~hide, None)
+            mask[c] = mask[c].to_numpy() | hide
+            summary.iloc[hide, j] = mk
+        tables[name] = replace(t, values=values, mask=mask, summary=summary)
+    return hidden
+
+
+def _trajectories(data, eps, instrument, threshold, tables, sentences) -> pd.DataFrame | None:
     try:
         fit = trajectories(data, eps, instrument, client="auto")
     except IopstatsError as err:
         sentences.append(f"No trajectory model: {err}")
-        return
+        return None
     measured = _episodes_per_level(data, eps, instrument)
     shown = {lv for lv, n in measured.items() if n >= threshold}
     curves = fit.curves[fit.curves["level"].isin(shown)]
@@ -232,11 +286,11 @@ def _trajectories(data, eps, instrument, threshold, tables, figures, sentences) 
     tables["trajectories"] = make_table(v.reset_index(drop=True), formats={"week": "days"},
                                         title="Mean score by week since admission (linear mixed model, 95% band)",
                                         remarks=(fit.remarks[0],), threshold=threshold)
-    figures["trajectories"] = _trajectory_figure(fit.curves, shown, instrument)
     hidden = sorted(set(measured) - shown)
     if hidden:
         sentences.append(f"Trajectories not shown for {', '.join(map(_level_label, hidden))}: fewer than {threshold} "
                          "episodes measured.")
+    return curves.assign(level=curves["level"].map(_level_label))
 
 
 def _episodes_per_level(data, eps, instrument) -> dict:

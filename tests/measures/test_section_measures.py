@@ -76,3 +76,17 @@ def test_without_iop_or_without_phq9():
     assert any("No comparison with iop" in x for x in s.sentences) and "comparison" not in s.tables
     only_uds = section_measures(m[m["instrument"] == "uds"], eps)
     assert "urine" in only_uds.tables and any("No phq9 measurements" in x for x in only_uds.sentences)
+
+
+def test_one_suppression_rule_for_the_page(section):
+    level_tables = {n: t for n, t in section.tables.items() if "level" in t.values.columns and len(t.values)}
+    hidden = set()
+    for t in level_tables.values():
+        if "n" in t.mask.columns:
+            hidden |= set(t.values.loc[t.mask["n"].to_numpy(), "level"].astype(str))
+    assert hidden  # the small levels of the synthetic program
+    for name, t in level_tables.items():
+        rows = t.values["level"].astype(str).isin(hidden)
+        assert t.mask.drop(columns="level")[rows.to_numpy()].all().all(), name
+        assert (t.summary.drop(columns="level")[rows.to_numpy()] == "<11").all().all(), name
+    assert any("withheld across the section" in s for s in section.sentences)
