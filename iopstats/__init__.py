@@ -11,6 +11,9 @@ The public API is re-exported here lazily so ``import iopstats`` stays fast:
   :func:`logistic`, :func:`standardized_rates`, :func:`iptw`, :func:`power_two_proportions`
 * survival and causal comparisons: :func:`rmst_difference`, :func:`fine_gray`, :func:`aipw`,
   :func:`e_value`, :func:`effect_modification` (plots of results: :mod:`iopstats.plots`)
+* repeated measures: :func:`load_measures`, :func:`load_ctn0094_measures`, :func:`score_instrument`,
+  :func:`change_outcomes`, :func:`change_rates`, :func:`urine_outcomes`, :func:`trajectories`,
+  :func:`dose_response`, :func:`synth_measures`, :func:`section_measures`
 """
 
 from __future__ import annotations
@@ -78,6 +81,18 @@ _API = {
     "aipw": "iopstats.compare.aipw",
     "e_value": "iopstats.compare.evalue",
     "effect_modification": "iopstats.stats.effect_modification",
+    # repeated measures (issue 12)
+    "load_measures": "iopstats.io.measures",
+    "load_ctn0094_measures": "iopstats.io.ctn0094_measures",
+    "score_instrument": "iopstats.instruments.scoring",
+    "instrument_rules": "iopstats.instruments.rules",
+    "change_outcomes": "iopstats.outcomes.change",
+    "urine_outcomes": "iopstats.outcomes.urine",
+    "trajectories": "iopstats.stats.mixed",
+    "change_rates": "iopstats.compare.change",
+    "dose_response": "iopstats.stats.dose_response",
+    "synth_measures": "iopstats.synthetic.measures",
+    "section_measures": "iopstats.report.section_measures",
 }
 
 __all__ = ["IopstatsError", "__version__", *_API]

@@ -8,7 +8,7 @@ HELP = "print the canonical data dictionary (episodes, follow-ups, sessions) and
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--table", choices=["episodes", "followups", "sessions", "crosswalk"])
+    p.add_argument("--table", choices=["episodes", "followups", "sessions", "measures", "crosswalk"])
     p.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
 
 

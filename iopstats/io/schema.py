@@ -1,4 +1,4 @@
-"""The canonical iopstats data model: episodes, follow-ups and sessions.
+"""The canonical iopstats data model: episodes, follow-ups, sessions and measures.
 
 This module is the single source of truth for column names, code sets and
 dtypes. Loaders produce these tables; everything downstream consumes them.
@@ -30,6 +30,7 @@ __all__ = [
     "EPISODE_COLUMNS",
     "FOLLOWUP_COLUMNS",
     "SESSION_COLUMNS",
+    "MEASURE_COLUMNS",
     "AGE_GROUPS",
     "UNKNOWN_CODE",
     "age_to_group",
@@ -215,7 +216,22 @@ SESSION_COLUMNS: tuple[Column, ...] = (
     _c("hours", "float", False, "Hours of service delivered."),
 )
 
-TABLES = {"episodes": EPISODE_COLUMNS, "followups": FOLLOWUP_COLUMNS, "sessions": SESSION_COLUMNS}
+#: Who or what produced a repeated measure (canonical ``measures`` table).
+MEASURE_SOURCES: tuple[str, ...] = ("self_report", "clinician", "urine_test", "tlfb")
+CODE_SETS["measure_source"] = MEASURE_SOURCES
+
+MEASURE_COLUMNS: tuple[Column, ...] = (
+    _c("episode_id", "string", True, "Episode the measurement belongs to."),
+    _c("measure_date", "datetime", False, "Date of the measurement (give it or day)."),
+    _c("day", "Int64", False, "Days from admission to the measurement (negative = before admission)."),
+    _c("instrument", "string", True, "Instrument key: phq9, gad7, bam, pcl5, auditc, dast10, uds, tlfb, ..."),
+    _c("item", "string", True, "Item name (phq9_1 ...), substance for uds/tlfb, or 'total' for a total score."),
+    _c("value", "float", True, "Item response, total score, or 1/0 (positive/negative screen, use day)."),
+    Column("source", "category", False, "self_report, clinician, urine_test or tlfb.", MEASURE_SOURCES),
+)
+
+TABLES = {"episodes": EPISODE_COLUMNS, "followups": FOLLOWUP_COLUMNS, "sessions": SESSION_COLUMNS,
+          "measures": MEASURE_COLUMNS}
 
 
 def _dtype(col: Column):

@@ -1,0 +1,1 @@
+"""Standardized instruments as data (:mod:`.rules`) and their scoring (:mod:`.scoring`)."""
