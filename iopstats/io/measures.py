@@ -54,8 +54,7 @@ from iopstats.io import validate as _v
 __all__ = ["load_measures", "validate_measures", "MEASURE_CHECKS"]
 
 MEASURE_CHECKS: tuple[str, ...] = (
-    "missing_required", "unparseable_date", "unparseable_number", "unknown_code", "orphan_measure",
-    "future_date", "day_inconsistent", "duplicate_measure",
+    *_v._READ, "orphan_measure", "future_date", "day_inconsistent", "duplicate_measure",
 )
 
 

@@ -33,7 +33,7 @@ def test_rows_loaded_or_quarantined_with_reasons():
     assert res.report.n_loaded + res.report.n_quarantined == res.report.n_input == 8
     reasons = dict(zip(res.quarantine["row"], res.quarantine["reason"]))
     assert reasons == {4: "orphan_measure", 5: "duplicate_measure", 6: "missing_required",
-                       7: "day_inconsistent", 8: "unparseable_number"}
+                       7: "day_inconsistent", 8: "non_finite_number"}
     d = res.data
     assert d["day"].tolist() == [0, 28, 0]  # derived from the admission date
     assert np.isfinite(d["value"]).all()
