@@ -25,6 +25,7 @@ group_order
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ __all__ = [
     "binary_outcome",
     "frequency_weights",
     "group_order",
+    "two_sided_z",
 ]
 
 
@@ -64,6 +66,22 @@ def check_confidence(confidence: float) -> float:
             fix="pass e.g. confidence=0.95",
         )
     return c
+
+
+def two_sided_z(confidence: float) -> float:
+    """Standard normal quantile ``z`` with ``P(|Z| <= z) = confidence``.
+
+    The standard library's :class:`statistics.NormalDist` (Wichura's AS 241,
+    accurate to about 1e-16) instead of ``scipy.stats.norm``: importing
+    ``scipy.stats`` costs over a second, more than a Kaplan-Meier fit on 1e5
+    rows, and an estimator should import what it needs when it needs it.
+
+    Examples
+    --------
+    >>> round(two_sided_z(0.95), 10)
+    1.9599639845
+    """
+    return NormalDist().inv_cdf(1.0 - (1.0 - check_confidence(confidence)) / 2.0)
 
 
 def column_list(cols, what: str) -> list[str]:

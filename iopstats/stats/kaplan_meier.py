@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
+from iopstats._checks import two_sided_z
 from iopstats._results import Result
 from iopstats.exceptions import IopstatsError
 from iopstats.stats._km_ij import ij_curve
@@ -299,7 +299,7 @@ def kaplan_meier(
         raise IopstatsError("tau must be a positive number", value=tau, fix="e.g. tau=90 for the first 90 days")
     s = prepare(data, time, event, by=by, strata=cluster, weights=weights, func="kaplan_meier")
     how = _robust_choice(s.weight, weights, cluster, robust)
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    z = two_sided_z(confidence)
     gcode, t_all, counts = count_table(s.time, s.group, s.status, s.weight, 2)
     bounds = np.searchsorted(gcode, np.arange(len(s.group_labels) + 1))
     end_time = float(tau) if tau is not None else float(t_all.max())

@@ -229,3 +229,25 @@ def test_km_confidence_level_sets_the_normal_quantile():
     se_log = t95["std_err"][ok] / t95["survival"][ok]
     np.testing.assert_allclose(t90["ci_low"][ok], t95["survival"][ok] * np.exp(-z * se_log), rtol=1e-12)
     assert (t90["ci_low"][ok] >= t95["ci_low"][ok]).all()
+
+
+def test_two_sided_z_against_scipy_norm_ppf():
+    # the stdlib quantile that keeps scipy.stats out of the import of kaplan_meier
+    from scipy.stats import norm
+
+    from iopstats._checks import two_sided_z
+
+    for c in np.linspace(0.01, 0.999999, 500):
+        assert abs(two_sided_z(c) - norm.ppf(1 - (1 - c) / 2)) < 1e-13
+
+
+def test_kaplan_meier_does_not_import_scipy_stats():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, pandas as pd, iopstats\n"
+            "df = pd.DataFrame({'t': [1, 2, 3, 4], 'e': [1, 0, 1, 1]})\n"
+            "iopstats.kaplan_meier(df, 't', 'e')\n"
+            "print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
