@@ -132,6 +132,12 @@ def scan_published(path: Path) -> dict[str, int]:
 
 
 def first_line(exc: Exception) -> str:
+    """The exception line of a failure (private: it may quote data values)."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if isinstance(ename, str) and isinstance(evalue, str):
+        # papermill's execution error names the cell's exception; its message text differs
+        # between releases (2.6 prints only the cell), so read the attributes
+        return f"{ename}: {evalue}".strip()[:300]
     text = str(exc).strip()
     # papermill errors carry the whole traceback; keep the exception line
     lines = [ln for ln in text.splitlines() if ln.strip()]
