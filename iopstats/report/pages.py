@@ -86,7 +86,7 @@ def build_run(data: Mapping[str, object], outcomes: pd.DataFrame, *, reference: 
     for lg in ledgers.values():
         lg.protect()
     meta = {"period": period or _period(outcomes), "as_of": str(as_of or _as_of(outcomes)),
-            "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%d %b %Y, %H:%M UTC"),
             "version": iopstats.__version__, "run_id": _run_id(outcomes), "reference": reference, "margin": margin}
     summary = executive_summary(findings, meta, led)
     return Run([summary] + body, quality, ledgers, meta)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 import iopstats
+from iopstats.exceptions import IopstatsError
 from iopstats.report import labels
 from iopstats.report.blocks import Count, Derived, Figure, Section, Table, Text
 from iopstats.report.ledger import Ledger
@@ -182,7 +183,12 @@ def comparison_blocks(ctx: Context, outcome: str, label: str) -> tuple[list, lis
     o, ref, m = ctx.o, ctx.reference, ctx.margin
     present = [a for a in ctx.adjust if a in o and o[a].notna().any() and o[a].nunique(dropna=True) > 1]
     left = [a for a in ctx.adjust if a not in present]
-    cmp = iopstats.compare_rates(o, outcome, by="level_of_care", reference=ref, adjust=present or None, margin=m)
+    why_not = ""
+    try:
+        cmp = iopstats.compare_rates(o, outcome, by="level_of_care", reference=ref, adjust=present or None, margin=m)
+    except IopstatsError as e:  # e.g. separation: say so and publish the unadjusted comparison
+        why_not = str(e).split(" Fix:")[0]
+        cmp = iopstats.compare_rates(o, outcome, by="level_of_care", reference=ref, margin=m)
     s = cmp.summary.copy()
     s["level"] = s["level"].astype(str)
     ref_rows = ctx.level_rows(ref) & o[outcome].notna()
@@ -243,6 +249,8 @@ def comparison_blocks(ctx: Context, outcome: str, label: str) -> tuple[list, lis
                             ["Level of care", "Episodes with complete covariates", "Adjusted rate", "IOP adjusted rate",
                              "Adjusted difference (points)", "95% CI (points)", f"Non-inferiority of IOP ({unit})"],
                             adj_rows, remarks=rem))
+    elif why_not:
+        blocks.append(Text(f"No adjusted comparison of {label}: the case-mix model cannot be fitted ({why_not})."))
     elif left or not present:
         blocks.append(Text("No adjusted comparison: " + ("the adjustment covariates "
                            + ", ".join(labels.label(a) for a in left) + " are absent or constant." if left else
