@@ -15,8 +15,8 @@ exits of an interval that are not events) and every difference of two nested
 registered counts (e.g. non-events = n - events).
 
 :meth:`Ledger.protect` hides every count of 1 to ``threshold - 1`` (primary
-suppression), then hides further counts (smallest first, lowest
-``priority`` last) until the linear-programming audit finds nothing
+suppression), then hides further counts (detail before headline counts, smallest first, cohort
+totals last) until the linear-programming audit finds nothing
 disclosed. Tables, sentences, figures and curves then read each count
 through :meth:`Ledger.shown` so they publish exactly what was audited.
 
@@ -88,7 +88,9 @@ class Ledger:
     def count(self, key: str, mask, *, priority: int = 1) -> int:
         """Register a published count (idempotent for the same key and rows); returns its true value.
 
-        ``priority`` 0 marks counts hidden only as a last resort (cohort totals).
+        When a further count must be hidden, the one with the highest ``priority``
+        goes first (2: detail such as subgroups, intervals, transitions; 1: headline
+        counts; 0: cohort totals, hidden only as a last resort), the smallest first.
         """
         m = self._mask(mask)
         if key in self._masks:
@@ -196,6 +198,10 @@ class Ledger:
         qs, A, w, keys = self.quantities()
         pub_keys = list(self._masks)
         vals = A[: len(pub_keys)].astype(np.int64) @ w
+        same: dict[bytes, list[str]] = {}  # counts of the same rows are one count: hidden together
+        for k, key in enumerate(pub_keys):
+            same.setdefault(A[k].tobytes(), []).append(key)
+        twins = {key: group for group in same.values() for key in group}
         todo = qs
         for _ in range(max_rounds):
             todo = _audit(todo, A, w, self._published_rows(keys, self.hidden), t)
@@ -206,9 +212,9 @@ class Ledger:
                          and (A[k].astype(np.int64) @ q.cells) > 0]
                 if not touch:
                     continue
-                # hide the smallest count touching the disclosed cells (totals last)
-                pick = min(touch, key=lambda k: (self._priority[pub_keys[k]] == 0, vals[k], k))
-                self.hidden.add(pub_keys[pick])
+                # hide the smallest detail count touching the disclosed cells (headline later, totals last)
+                pick = min(touch, key=lambda k: (-max(self._priority[x] for x in twins[pub_keys[k]]), vals[k], k))
+                self.hidden.update(twins[pub_keys[pick]])
         else:  # pragma: no cover - hide everything rather than publish a disclosure
             self.hidden = set(pub_keys)
         self._protected = True

@@ -24,7 +24,7 @@ __all__ = ["Context", "rate_rows", "rate_table", "cohort_section", "outcome_rate
            "ni_verdict", "GRID"]
 
 #: Time grid (days) of the drawn curves and the number-at-risk rows.
-GRID = (0, 30, 60, 90, 120, 180, 270, 365)
+GRID = (0, 30, 60, 90, 180, 365)
 
 
 class Context:
@@ -41,8 +41,13 @@ class Context:
         self.seed = seed
         self.t = ledger.threshold
         lv = self.o["level_of_care"]
-        self.levels = [str(x) for x in (lv.cat.categories if hasattr(lv, "cat") else pd.unique(lv))
-                       if (lv.astype(str) == str(x)).any()]
+        self.all_levels = [str(x) for x in (lv.cat.categories if hasattr(lv, "cat") else pd.unique(lv))
+                           if (lv.astype(str) == str(x)).any()]
+        #: levels too small for outcome tables (fewer than 5 x threshold episodes): cohort table only
+        self.min_level = 5 * self.t
+        size = lv.astype(str).value_counts()
+        self.small_levels = [x for x in self.all_levels if size.get(x, 0) < self.min_level and x != reference]
+        self.levels = [x for x in self.all_levels if x not in self.small_levels]
 
     def mask(self, rows) -> np.ndarray:
         """Universe mask of a boolean over outcome rows."""
@@ -84,7 +89,8 @@ def rate_rows(ctx: Context, outcome: str, by: str = "level_of_care", subgroup: s
             groups, small = [], pd.Series(False, index=o.index)
             for v, k in vals.value_counts().items():
                 sel = at & (o[subgroup].astype(str) == v)
-                if merge_small and k < ctx.t:
+                e = int((sel & ev).sum())
+                if merge_small and (k < ctx.t or 0 < e < ctx.t or 0 < k - e < ctx.t):
                     small |= sel
                     merged.append(f"{labels.label(v)} in {labels.level(lvl)}")
                 else:
@@ -93,16 +99,17 @@ def rate_rows(ctx: Context, outcome: str, by: str = "level_of_care", subgroup: s
                 groups.append(("other values (merged)", small))
         for name, sel in groups:
             base = f"{outcome}|{lvl}" + (f"|{subgroup}={name}" if subgroup else "")
-            kn = ctx.count(base + "|n", sel)
-            ke = ctx.count(base + "|events", sel & ev)
+            pr = 2 if subgroup else 1
+            kn = ctx.count(base + "|n", sel, pr)
+            ke = ctx.count(base + "|events", sel & ev, pr)
             n, e = int(sel.sum()), int((sel & ev).sum())
             rate = e / n if n else np.nan
             lo, hi = _wilson(e, n)
             row = [labels.level(lvl)] + ([name] if subgroup else [])
             rows.append(row + [Count(kn), Count(ke), Derived(rate, (kn, ke), "pct"), Derived((lo, hi), (kn, ke), "pct")])
     if merged:
-        remarks.append(f"Merged into 'other values (merged)' because each has fewer than {ctx.t} episodes with a "
-                       f"known outcome: {', '.join(merged)}.")
+        remarks.append(f"Merged into 'other values (merged)' before suppression, because each has fewer than "
+                       f"{ctx.t} episodes, events or non-events: {', '.join(merged)}.")
     return rows, remarks
 
 
@@ -131,9 +138,13 @@ def rate_table(ctx: Context, outcome: str, title: str, subgroup: str | None = No
 def cohort_section(ctx: Context) -> Section:
     o = ctx.o
     kall = ctx.count("episodes|all", pd.Series(True, index=o.index), priority=0)
-    rows = [[labels.level(lvl), Count(ctx.count(f"episodes|{lvl}", ctx.level_rows(lvl)))] for lvl in ctx.levels]
+    rows = [[labels.level(lvl), Count(ctx.count(f"episodes|{lvl}", ctx.level_rows(lvl)))] for lvl in ctx.all_levels]
     rows.append(["All levels", Count(kall)])
-    blocks = [Table("Episodes by level of care", ["Level of care", "Episodes"], rows),
+    rem = []
+    if ctx.small_levels:
+        rem.append("Too small for the outcome tables (fewer than " + f"{ctx.min_level} episodes), so listed here "
+                   "only: " + ", ".join(labels.level(x) for x in ctx.small_levels) + ".")
+    blocks = [Table("Episodes by level of care", ["Level of care", "Episodes"], rows, remarks=rem),
               Text("The cohort is one row per treatment episode (a client may have several). Quarantined rows failed "
                    "validation and are left out; the data-quality page lists why.")]
     return Section("cohort", "1. Cohort", blocks)
@@ -203,6 +214,8 @@ def comparison_blocks(ctx: Context, outcome: str, label: str) -> tuple[list, lis
     cc = o[present].notna().all(axis=1) if present else pd.Series(True, index=o.index)
     for r in s.itertuples(index=False):
         lvl = r.level
+        if lvl not in ctx.levels:
+            continue
         sel = ctx.level_rows(lvl) & o[outcome].notna()
         kn = ctx.count(f"{outcome}|{lvl}|n", sel)
         ke = ctx.count(f"{outcome}|{lvl}|events", sel & ev)

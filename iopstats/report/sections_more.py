@@ -34,15 +34,16 @@ def life_table(ctx: Context, causes=("completed", "dropped_out", "transferred", 
             start = at_lvl & (tt >= a) if a else at_lvl
             inside = start & (tt < b)
             r = {"level": lvl, "start": a, "end": b,
-                 "k_at_risk": ctx.count(f"time|{lvl}|at_risk_{a}", start), "n_at_risk": int(start.sum()),
-                 "k_events": ctx.count(f"time|{lvl}|left_{a}_{b}", inside & left), "events": int((inside & left).sum())}
+                 "k_at_risk": ctx.count(f"time|{lvl}|at_risk_{a}", start, 2), "n_at_risk": int(start.sum()),
+                 "k_events": ctx.count(f"time|{lvl}|left_{a}_{b}", inside & left, 2),
+                 "events": int((inside & left).sum())}
             for c in causes:
                 sel = inside & left & (cause == c)
-                r[f"k_{c}"] = ctx.count(f"time|{lvl}|{c}_{a}_{b}", sel)
+                r[f"k_{c}"] = ctx.count(f"time|{lvl}|{c}_{a}_{b}", sel, 2)
                 r[c] = int(sel.sum())
             ctx.led.implied(f"time|{lvl}|censored_{a}_{b}", ctx.mask(inside & ~left))
             rows.append(r)
-        ctx.count(f"time|{lvl}|at_risk_{GRID[-1]}", at_lvl & (tt >= GRID[-1]))
+        ctx.count(f"time|{lvl}|at_risk_{GRID[-1]}", at_lvl & (tt >= GRID[-1]), 2)
     return pd.DataFrame(rows)
 
 
@@ -80,6 +81,8 @@ def time_section(ctx: Context) -> Section:
     rows = []
     for r in km.summary.itertuples(index=False):
         lvl = str(r.group)
+        if lvl not in ctx.levels:
+            continue
         sel = ctx.level_rows(lvl) & o["time_in_treatment"].notna()
         kn = ctx.count(f"time|{lvl}|at_risk_0", sel)
         ke = ctx.count(f"time|{lvl}|left", sel & (o["left_treatment"].fillna(0).astype(int) == 1))
@@ -189,7 +192,7 @@ def trend_section(ctx: Context) -> Section:
     p = etot / ntot
     for per in sorted(period[sel].unique()):
         s = sel & (period == per)
-        kn, ke = ctx.count(f"trend|{ref}|{per}|n", s), ctx.count(f"trend|{ref}|{per}|events", s & ev)
+        kn, ke = ctx.count(f"trend|{ref}|{per}|n", s, 2), ctx.count(f"trend|{ref}|{per}|events", s & ev, 2)
         n, e = int(s.sum()), int((s & ev).sum())
         half = 3 * np.sqrt(p * (1 - p) / n)
         lcl, ucl = max(0.0, p - half), min(1.0, p + half)
@@ -227,7 +230,7 @@ def funnel_section(ctx: Context) -> Section:
         ka = ctx.count(f"episodes|{lvl}", at)
         row, v = [labels.level(lvl), Count(ka)], [(ka, int(at.sum()))]
         for col, _d in stages:
-            k = ctx.count(f"funnel|{lvl}|{col}", at & o[col].fillna(False).astype(bool))
+            k = ctx.count(f"funnel|{lvl}|{col}", at & o[col].fillna(False).astype(bool), 2)
             row.append(Count(k))
             v.append((k, int((at & o[col].fillna(False).astype(bool)).sum())))
         comp = o["completed"].fillna(False).astype(bool)
@@ -247,7 +250,7 @@ def funnel_section(ctx: Context) -> Section:
             shown = [led.shown(k) for k, _ in v]
             if shown[0] is None:
                 continue
-            recs.append({"level": labels.level(lvl), "admitted": shown[0],
+            recs.append({"level": lvl, "admitted": shown[0],
                          **{c: (np.nan if s is None else s) for (c, _), s in zip(stages, shown[1:])}})
         return figures.funnel_figure(pd.DataFrame(recs)) if recs else None
 
@@ -255,16 +258,25 @@ def funnel_section(ctx: Context) -> Section:
     nxt = o["next_level_of_care"] if "next_level_of_care" in o else pd.Series(np.nan, index=o.index)
     has = nxt.notna()
     if has.any():
-        to_levels = [lv for lv in ctx.levels if (nxt.astype(str) == lv).any()]
+        nx = nxt.astype(str)
+        col_tot = {lv: int((has & (nx == lv)).sum()) for lv in ctx.levels}
+        to_levels = [lv for lv in ctx.levels if col_tot[lv] >= 5 * ctx.t]
+        other = has & ~nx.isin(to_levels)
         trows = []
         for lvl in ctx.levels:
             a = ctx.level_rows(lvl) & has
-            if not a.any():
+            if int(a.sum()) < 5 * ctx.t:
                 continue
-            trows.append([labels.level(lvl)] + [Count(ctx.count(f"next|{lvl}|{b}", a & (nxt.astype(str) == b)))
-                                                for b in to_levels] + [Count(ctx.count(f"next|{lvl}|any", a))])
+            cells = [Count(ctx.count(f"next|{lvl}|{b}", a & (nx == b), 2)) for b in to_levels]
+            if other.any():
+                cells.append(Count(ctx.count(f"next|{lvl}|other levels", a & other, 2)))
+            trows.append([labels.level(lvl)] + cells + [Count(ctx.count(f"next|{lvl}|any", a, 2))])
+        heads = [labels.level(b) for b in to_levels] + (["Other levels (merged)"] if other.any() else [])
         blocks.append(Table("Level of care of the client's next episode (episodes)",
-                            ["Episode's level \\ next level"] + [labels.level(b) for b in to_levels] + ["Any"], trows))
+                            ["Episode's level \\ next level"] + heads + ["Any"], trows,
+                            remarks=[f"Next levels with fewer than {5 * ctx.t} episodes in all are merged into 'Other "
+                                     f"levels (merged)'; levels with fewer than {5 * ctx.t} next episodes are not "
+                                     "listed."]))
     else:
         blocks.append(Text("No client has a second episode in these data, so no transitions are shown."))
     return Section("funnel", "7. Retention funnel and next level of care", blocks)
