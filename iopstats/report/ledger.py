@@ -202,22 +202,45 @@ class Ledger:
         for k, key in enumerate(pub_keys):
             same.setdefault(A[k].tobytes(), []).append(key)
         twins = {key: group for group in same.values() for key in group}
+        Af = A[: len(pub_keys)].astype(np.float32)
+        inside = (Af @ (1 - Af).T) == 0  # inside[i, j]: count i lies within count j
         todo = qs
         for _ in range(max_rounds):
             todo = _audit(todo, A, w, self._published_rows(keys, self.hidden), t)
             if not todo:
                 break
             for q in todo:
-                touch = [k for k, key in enumerate(pub_keys) if key not in self.hidden and vals[k] > 0
-                         and (A[k].astype(np.int64) @ q.cells) > 0]
-                if not touch:
-                    continue
-                # hide the smallest detail count touching the disclosed cells (headline later, totals last)
-                pick = min(touch, key=lambda k: (-max(self._priority[x] for x in twins[pub_keys[k]]), vals[k], k))
-                self.hidden.update(twins[pub_keys[pick]])
+                pick = self._complement(q, A, vals, pub_keys, twins, inside)
+                if pick is not None:
+                    self.hidden.update(twins[pub_keys[pick]])
         else:  # pragma: no cover - hide everything rather than publish a disclosure
             self.hidden = set(pub_keys)
         self._protected = True
+
+    def _complement(self, q, A, vals, pub_keys, twins, inside):
+        """The count to hide next for a disclosed quantity ``q`` (index, or None).
+
+        Every shown count holding all of ``q``'s cells is a sum that pins it; walking
+        them from the smallest, the first without another hidden part gets one: its
+        smallest part apart from ``q`` (detail before headline counts). When every
+        such sum already has one, the smallest count touching ``q`` is hidden.
+        """
+        P = A[: len(pub_keys)].astype(np.int64)
+        over = P @ q.cells
+        holds = over == int(q.cells.sum())
+        shown = np.array([k not in self.hidden for k in pub_keys])
+        prio = np.array([max(self._priority[x] for x in twins[k]) for k in pub_keys])
+        for par in sorted(np.nonzero(holds & shown)[0], key=lambda k: vals[k]):
+            parts = inside[:, par] & (over == 0) & (np.arange(len(pub_keys)) != par)
+            if (parts & ~shown & (vals > 0)).any():
+                continue  # this sum already has another hidden part
+            cand = np.nonzero(parts & shown & (vals > 0))[0]
+            if len(cand):
+                return int(min(cand, key=lambda k: (-prio[k], vals[k], k)))
+        touch = np.nonzero((over > 0) & shown & (vals > 0))[0]
+        if not len(touch):
+            return None
+        return int(min(touch, key=lambda k: (-prio[k], vals[k], k)))
 
     def share_hidden(self, keys: Iterable[str] | None = None) -> float:
         """Share of the given (default: all) registered counts that are hidden."""

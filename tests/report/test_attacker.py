@@ -157,3 +157,44 @@ def test_no_small_mark_on_a_count_of_eleven_or_more(sample_run):
     assert seen_np > 0
     html = run.outcomes_html()
     assert "n/p: not published, to protect another cell" in html
+
+
+def test_non_inferiority_column_follows_the_interval_beside_it(sample_run):
+    """Each conclusion is what the printed interval says at the printed margin (10 points)."""
+    import re
+
+    from iopstats.report.blocks import Table, _cell
+    from iopstats.report.sections import ni_verdict
+
+    _, _, run = sample_run
+    led = run.ledger
+    checked = 0
+    for sec in run.outcomes:
+        for b in sec.blocks:
+            if not isinstance(b, Table) or not any(h.startswith("Non-inferiority of IOP (margin 10 percentage points)")
+                                                   for h in b.headers):
+                continue
+            ci_col = [i for i, h in enumerate(b.headers) if "CI" in h][0]
+            for row in b.rows:
+                ci, verdict = _cell(row[ci_col], led)[0], _cell(row[-1], led)[0]
+                if ci == "n/p":
+                    assert verdict == "n/p"
+                    continue
+                lo, hi = (float(x) / 100 for x in re.findall(r"[+-]\d+\.\d", ci))
+                assert verdict == ni_verdict(lo, hi, 0.10), (b.title, ci, verdict)
+                checked += 1
+    assert checked > 0
+
+
+def test_summary_sentences_repeat_the_numbers_beside_them(sample_run):
+    from iopstats.report.blocks import Text
+
+    _, _, run = sample_run
+    summary = run.outcomes[0]
+    assert summary.id == "summary"
+    html = run.outcomes_html()
+    for b in summary.blocks:
+        if isinstance(b, Text) and callable(b.text):
+            sentence = b.text(run.ledger)
+            for num in __import__("re").findall(r"95% CI ([+-]\d+\.\d) to ([+-]\d+\.\d)", sentence):
+                assert f"{num[0]} to {num[1]}" in html.split("About this report")[1].split("</table>", 2)[-1]
