@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from iopstats.exceptions import IopstatsError
 from iopstats.io.schema import LEVELS_OF_CARE
+from iopstats.report import labels as _labels
 
 __all__ = [
     "PALETTE",
@@ -124,7 +125,7 @@ def km_figure(curve: pd.DataFrame, at_risk: pd.DataFrame | None = None, *, title
         lo = np.r_[1.0, part["ci_low"].to_numpy(float)]
         hi = np.r_[1.0, part["ci_high"].to_numpy(float)]
         c = level_color(g, i)
-        ax.step(t, s, where="post", color=c, linewidth=1.8, label=g)
+        ax.step(t, s, where="post", color=c, linewidth=1.8, label=_labels.level(g))
         ax.fill_between(t, lo, hi, step="post", color=c, alpha=0.15, linewidth=0)
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
@@ -135,14 +136,19 @@ def km_figure(curve: pd.DataFrame, at_risk: pd.DataFrame | None = None, *, title
         tab.set_xlim(ax.get_xlim())
         tab.set_ylim(-0.5, n_rows - 0.5)
         tab.set_axis_off()
-        tab.set_title("number at risk", loc="left", fontsize=9, color="#52606d")
+        tab.set_title("Number still in treatment (at risk) on day", loc="left", fontsize=9, color="#52606d", pad=14)
+        times = sorted({float(x) for x in at_risk["time"]})
+        for tm in times:  # the time labels of the number-at-risk table
+            if ax.get_xlim()[0] <= tm <= ax.get_xlim()[1]:
+                tab.text(tm, n_rows - 0.35, f"day {tm:.0f}", ha="center", va="bottom", fontsize=7, color="#52606d")
         for r, g in enumerate(groups):
             part = at_risk[at_risk["group"].astype(str) == g]
             y = n_rows - 1 - r
-            tab.text(ax.get_xlim()[0], y, g + "  ", ha="right", va="center", fontsize=8, color=level_color(g, r))
+            short = _labels.level(g).split(" (")[0]
+            tab.text(ax.get_xlim()[0], y, short + "  ", ha="right", va="center", fontsize=7, color=level_color(g, r))
             for tm, n in zip(part["time"], part["n_at_risk"]):
                 if ax.get_xlim()[0] <= tm <= ax.get_xlim()[1]:
-                    tab.text(tm, y, str(n), ha="center", va="center", fontsize=8)
+                    tab.text(tm, y, str(n), ha="center", va="center", fontsize=7)
     return fig
 
 
@@ -169,16 +175,17 @@ def cuminc_figure(table: pd.DataFrame, *, causes: Sequence[str] = ("dropped_out"
                 continue
             t = np.r_[0.0, part["time"].to_numpy(float)]
             e = np.r_[0.0, part["estimate"].to_numpy(float)]
-            ax.step(t, e, where="post", color=level_color(g, i), linewidth=1.6, label=g)
+            ax.step(t, e, where="post", color=level_color(g, i), linewidth=1.6, label=_labels.level(g).split(" (")[0])
             if {"ci_low", "ci_high"} <= set(part.columns):
                 ax.fill_between(t, np.r_[0.0, part["ci_low"].to_numpy(float)], np.r_[0.0, part["ci_high"].to_numpy(float)],
                                 step="post", color=level_color(g, i), alpha=0.12, linewidth=0)
-        _style(ax, cause.replace("_", " "), xlabel, "")
+        _style(ax, _labels.label(cause).capitalize(), xlabel, "")
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     axes[0].set_ylabel("cumulative share of episodes")
-    axes[-1].legend(frameon=False, fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), frameon=False, fontsize=7, loc="lower center",
+               ncol=min(4, len(groups)), bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1 + 0.04 * (len(groups) // 4), 1, 1))
     return fig
 
 
@@ -217,7 +224,8 @@ def forest_plot(effects: pd.DataFrame, *, label: str = "label", estimate: str = 
     lo = e[low].to_numpy(float) * scale
     hi = e[high].to_numpy(float) * scale
     ok = ~np.isnan(est)
-    colors = [level_color(str(l).split(" ")[0], i) for i, l in enumerate(e[label])]
+    codes = e["level"] if "level" in e.columns else e[label].astype(str).str.split(" ").str[0]
+    colors = [level_color(str(l), i) for i, l in enumerate(codes)]
     ax.hlines(y[ok], lo[ok], hi[ok], color=[c for c, k in zip(colors, ok) if k], linewidth=2)
     ax.scatter(est[ok], y[ok], color=[c for c, k in zip(colors, ok) if k], zorder=3, s=36, marker="s")
     for yi in y[~ok]:
@@ -237,13 +245,15 @@ def forest_plot(effects: pd.DataFrame, *, label: str = "label", estimate: str = 
 def funnel_figure(funnel: pd.DataFrame, *, title: str = "Retention funnel (share of admitted episodes)") -> Figure:
     """Lines of the share of admitted episodes reaching each stage, per level."""
     _need(funnel, ["level", "admitted"], "funnel_figure")
-    stages = [c for c in funnel.columns if c != "level"]
+    # completion is not a later stage than 90-day retention: only the monotone stages are drawn
+    stages = [c for c in funnel.columns if c not in ("level", "completed")]
     fig, ax = _subplots(figsize=(7.5, 3.8), dpi=100)
     for i, row in funnel.reset_index(drop=True).iterrows():
         vals = row[stages].to_numpy(float)
         share = vals / vals[0] if vals[0] and not np.isnan(vals[0]) else vals * np.nan
-        ax.plot(np.arange(len(stages)), share, marker="o", color=level_color(row["level"], i), label=str(row["level"]))
-    ax.set_xticks(np.arange(len(stages)), [s.replace("_", " ") for s in stages])
+        ax.plot(np.arange(len(stages)), share, marker="o", color=level_color(row["level"], i),
+                label=_labels.level(row["level"]).split(" (")[0])
+    ax.set_xticks(np.arange(len(stages)), [_labels.column(s).replace("In treatment at", "in treatment,") for s in stages])
     ax.set_ylim(0, 1.05)
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     _style(ax, title, "", "share of admitted")

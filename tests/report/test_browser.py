@@ -107,8 +107,11 @@ def test_report_renders_offline_without_errors_and_images_load(driver, good_run)
     images = driver.s("POST", "/execute/sync", {
         "script": "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])",
         "args": []})
-    assert len(images) >= 5
+    # every figure drawn loads; a figure withheld (its counts are not shown) leaves a sentence saying why
     assert all(ok and w > 0 and h > 0 for ok, w, h in images), images
+    n_empty = driver.s("POST", "/execute/sync", {
+        "script": "return document.querySelectorAll('.iopstats-empty').length", "args": []})
+    assert len(images) + n_empty >= 5
     remote = driver.s("POST", "/execute/sync", {
         "script": "return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith('data:') && !n.startsWith('file:'))",
         "args": []})
@@ -136,3 +139,38 @@ def test_index_and_data_quality_pages_render(driver, good_run):
     assert "current/iop_outcomes.html" in hrefs
     for h in hrefs:
         assert (good_run["out"] / h).exists(), h
+
+
+def _overflow(wd: WebDriver) -> list:
+    """Tables wider than the page (cells cut off or a horizontal scroll bar)."""
+    return wd.s("POST", "/execute/sync", {"script": (
+        "const w = document.documentElement.clientWidth;"
+        "return Array.from(document.querySelectorAll('table')).filter(t => t.getBoundingClientRect().right > w + 1)"
+        ".map(t => (t.previousElementSibling || {}).textContent || 'table')"), "args": []})
+
+
+@pytest.mark.parametrize("name", ["iop_outcomes", "data_quality"])
+def test_pages_fit_at_1400_px_and_in_print(driver, good_run, name):
+    """Both pages at 1,400 px and in print emulation: screenshots kept, no table wider than the page,
+    and a print to A4 PDF succeeds."""
+    page = good_run["out"] / "current" / f"{name}.html"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.s("POST", "/window/rect", {"width": 1400, "height": 1000})
+    _open(driver, page)
+    assert _overflow(driver) == []
+    png = base64.b64decode(driver.s("GET", "/screenshot"))
+    (ARTIFACTS / f"{name}_1400px.png").write_bytes(png)
+    assert png[:4] == b"\x89PNG"
+    driver.s("POST", "/goog/cdp/execute", {"cmd": "Emulation.setEmulatedMedia", "params": {"media": "print"}})
+    driver.s("POST", "/window/rect", {"width": 794, "height": 1123})  # A4 at 96 dpi
+    _open(driver, page)
+    try:
+        assert _overflow(driver) == []
+        png = base64.b64decode(driver.s("GET", "/screenshot"))
+        (ARTIFACTS / f"{name}_print.png").write_bytes(png)
+        pdf = base64.b64decode(driver.s("POST", "/print", {"page": {"width": 21.0, "height": 29.7}}))
+        assert pdf[:4] == b"%PDF"
+        (ARTIFACTS / f"{name}_A4.pdf").write_bytes(pdf)
+    finally:
+        driver.s("POST", "/goog/cdp/execute", {"cmd": "Emulation.setEmulatedMedia", "params": {"media": ""}})
+        driver.s("POST", "/window/rect", {"width": 1280, "height": 900})
