@@ -233,7 +233,8 @@ def comparison_blocks(ctx: Context, outcome: str, label: str) -> tuple[list, lis
             av = ni_verdict(a["ci_low"], a["ci_high"], m)
             adj_rows.append([labels.level(lvl), Count(kan), Derived(a["adj_rate"], adeps, "pct"),
                              Derived(a["ref_adj_rate"], adeps, "pct"), Derived(a["adj_risk_difference"], adeps, "pp"),
-                             Derived((a["ci_low"], a["ci_high"]), adeps, "pp"), Derived(av, adeps)])
+                             Derived((a["ci_low"], a["ci_high"]), adeps, "pp"), Derived(av, adeps),
+                             *_e_value_cells(a, adeps)])
             f.update(adj=(a["adj_risk_difference"], a["ci_low"], a["ci_high"]), adj_verdict=av, adeps=adeps)
         findings.append(f)
     ref_l = labels.level(ref)
@@ -258,9 +259,12 @@ def comparison_blocks(ctx: Context, outcome: str, label: str) -> tuple[list, lis
         if left:
             rem.append("Left out of the adjustment because absent or constant in these data: "
                        + ", ".join(labels.label(a) for a in left) + ".")
+        rem.extend(_sparse_level_remarks(cmp))
+        rem.append(E_VALUE_NOTE)
         blocks.append(Table(f"{label.capitalize()}: {ref_l} minus each level, adjusted for case mix",
                             ["Level of care", "Episodes with complete covariates", "Adjusted rate", "IOP adjusted rate",
-                             "Adjusted difference (points)", "95% CI (points)", f"Non-inferiority of IOP ({unit})"],
+                             "Adjusted difference (points)", "95% CI (points)", f"Non-inferiority of IOP ({unit})",
+                             "Adjusted risk ratio, IOP over level (95% CI)", "E-value: estimate / CI limit"],
                             adj_rows, remarks=rem))
     elif why_not:
         blocks.append(Text(f"No adjusted comparison of {label}: the case-mix model cannot be fitted ({why_not})."))
@@ -269,6 +273,27 @@ def comparison_blocks(ctx: Context, outcome: str, label: str) -> tuple[list, lis
                            + ", ".join(labels.label(a) for a in left) + " are absent or constant." if left else
                            "no adjustment covariates were configured.")))
     return blocks, findings
+
+
+E_VALUE_NOTE = ("E-value (VanderWeele and Ding 2017): the smallest risk ratio an unmeasured confounder would need "
+                "with both the level of care and the outcome, beyond the covariates adjusted for, to explain the "
+                "adjusted risk ratio away; after the slash, the same for the interval limit nearer 1 (1.00 when the "
+                "interval already holds 1).")
+
+
+def _e_value_cells(a, adeps) -> list:
+    """Adjusted (standardized) risk ratio with its interval, and its E-values, as table cells."""
+    rr, lo, hi = (float(a[k]) for k in ("adj_risk_ratio", "rr_ci_low", "rr_ci_high"))
+    if not (np.isfinite(rr) and np.isfinite(lo) and np.isfinite(hi) and rr > 0 and lo <= rr <= hi):
+        return [Derived(None, adeps, why="not estimable"), Derived(None, adeps, why="not estimable")]
+    ev = iopstats.e_value(rr, lo, hi).summary.iloc[0]
+    ratio = f"{rr:.2f} ({lo:.2f} to {hi:.2f})"
+    return [Derived(ratio, adeps), Derived(f"{ev['e_value']:.2f} / {ev['e_value_ci']:.2f}", adeps)]
+
+
+def _sparse_level_remarks(cmp) -> list[str]:
+    """The adjustment's own sentences on merged or dropped sparse covariate levels (they carry no counts)."""
+    return [r for r in cmp.remarks if "among the rows of the adjusted model" in r or "left out of the adjustment" in r]
 
 
 def _ref_note(led, rn, re_, rate, ref_l):

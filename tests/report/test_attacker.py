@@ -175,8 +175,9 @@ def test_non_inferiority_column_follows_the_interval_beside_it(sample_run):
                                                    for h in b.headers):
                 continue
             ci_col = [i for i, h in enumerate(b.headers) if "CI" in h][0]
+            ni_col = [i for i, h in enumerate(b.headers) if h.startswith("Non-inferiority of IOP")][0]
             for row in b.rows:
-                ci, verdict = _cell(row[ci_col], led)[0], _cell(row[-1], led)[0]
+                ci, verdict = _cell(row[ci_col], led)[0], _cell(row[ni_col], led)[0]
                 if ci == "n/p":
                     assert verdict == "n/p"
                     continue
