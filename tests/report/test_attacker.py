@@ -199,3 +199,28 @@ def test_summary_sentences_repeat_the_numbers_beside_them(sample_run):
             sentence = b.text(run.ledger)
             for num in __import__("re").findall(r"95% CI ([+-]\d+\.\d) to ([+-]\d+\.\d)", sentence):
                 assert f"{num[0]} to {num[1]}" in html.split("About this report")[1].split("</table>", 2)[-1]
+
+
+def test_rmst_table_prints_rmst_difference_where_its_counts_are_shown(sample_run):
+    """The restricted-mean table repeats iopstats.rmst_difference (IOP minus level, tau 90 days)."""
+    from iopstats.report import labels
+    from iopstats.report.blocks import Table, _cell
+
+    _, o, run = sample_run
+    led = run.ledger
+    ref = iopstats.rmst_difference(o, "time_in_treatment", "left_treatment", by="level_of_care", tau=90,
+                                   reference="iop").summary
+    ref = ref.set_index(ref["group"].astype(str).map(labels.level))
+    tables = [b for s in run.outcomes for b in s.blocks
+              if isinstance(b, Table) and b.title.startswith("Restricted mean days in treatment over")]
+    assert len(tables) == 1
+    shown = 0
+    for row in tables[0].rows:
+        cells = [_cell(c, led)[0] for c in row[1:]]
+        if cells[2] == "n/p":
+            assert set(cells) == {"n/p"}  # the whole row rests on the same counts
+            continue
+        r = ref.loc[row[0]]
+        assert cells[2] == f"{r.difference:.1f}" and cells[3] == f"{r.ci_low:.1f} to {r.ci_high:.1f}"
+        shown += 1
+    assert shown >= 1
