@@ -249,7 +249,15 @@ def comparison_blocks(ctx: Context, outcome: str, label: str) -> tuple[list, lis
         f"than the margin when the upper bound is below it, inconclusive otherwise. The p-value column tests for any "
         f"difference, Holm-adjusted across levels.",
         "Positive differences mean IOP did better."])
-    blocks = [t_raw]
+    blocks = [t_raw, *_adjusted_blocks(ctx, cmp, outcome, label, adj_rows, present, left, cc, why_not, unit)]
+    return blocks, findings
+
+
+def _adjusted_blocks(ctx: Context, cmp, outcome: str, label: str, adj_rows: list, present: list, left: list,
+                     cc: pd.Series, why_not: str, unit: str) -> list:
+    """The adjusted comparison table of one outcome, or the sentence saying why there is none."""
+    o, ref_l = ctx.o, labels.level(ctx.reference)
+    blocks: list = []
     if adj_rows:
         kleft = ctx.count(f"{outcome}|missing_covariates", o[outcome].notna() & ~cc)
         rem = [f"g-computation from a logistic model of {label} on level of care and "
@@ -272,7 +280,7 @@ def comparison_blocks(ctx: Context, outcome: str, label: str) -> tuple[list, lis
         blocks.append(Text("No adjusted comparison: " + ("the adjustment covariates "
                            + ", ".join(labels.label(a) for a in left) + " are absent or constant." if left else
                            "no adjustment covariates were configured.")))
-    return blocks, findings
+    return blocks
 
 
 E_VALUE_NOTE = ("E-value (VanderWeele and Ding 2017): the smallest risk ratio an unmeasured confounder would need "
